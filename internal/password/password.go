@@ -1,0 +1,322 @@
+// Package password hashes and checks user passwords.
+//
+// New hashes are argon2id in PHC string form. Django's pbkdf2_sha256 hashes
+// are accepted for imported users and reported as due for replacement, as
+// are argon2id hashes made with weaker parameters than the current ones.
+// Every hash computation takes a slot of a bounded pool, so that a flood of
+// logins queues instead of allocating memory without limit.
+package password
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"unicode/utf8"
+)
+
+// MinLen and MaxLen bound the length of an acceptable password, in bytes.
+const MinLen, MaxLen = 8, 1024
+
+// ErrUnknownFormat is wrapped by the error Verify returns for a stored hash
+// it cannot read: an unknown scheme, a malformed string, or parameters
+// outside the bounds it is willing to compute.
+var ErrUnknownFormat = errors.New("password: unknown hash format")
+
+// Params are the argon2id cost parameters of new hashes.
+type Params struct {
+	Memory  uint32 // KiB
+	Time    uint32 // passes over the memory
+	Threads uint8  // lanes
+	KeyLen  uint32 // bytes of hash
+	SaltLen uint32 // bytes of random salt
+}
+
+// DefaultParams are the OWASP minimum for argon2id: 19 MiB, two passes,
+// one lane.
+var DefaultParams = Params{Memory: 19 * 1024, Time: 2, Threads: 1, KeyLen: 32, SaltLen: 16}
+
+// Options configure a Hasher.
+type Options struct {
+	// Params are the parameters of new hashes. Zero fields take their
+	// value from DefaultParams.
+	Params Params
+	// Concurrency is how many hashes are computed at once; others wait.
+	// Zero or less means runtime.GOMAXPROCS(0).
+	Concurrency int
+}
+
+// Hasher hashes and verifies passwords. It is safe for concurrent use;
+// create one with NewHasher.
+type Hasher struct {
+	params Params
+	limits limits
+	slots  chan struct{}
+	// dummy is an argon2id hash with the Hasher's params and a random
+	// salt, that no password matches: verifying against it costs what a
+	// real verification costs.
+	dummy string
+
+	// waiting counts callers waiting for a slot.
+	waiting atomic.Int64
+	// onWork, when set, is called in a slot just before each hash
+	// computation, with what is about to be computed. Tests use it to see
+	// the work done and to hold a slot.
+	onWork func(work)
+}
+
+// work describes one hash computation.
+type work struct {
+	alg        string // "argon2id" or "pbkdf2_sha256"
+	memory     uint32
+	time       uint32
+	threads    uint8
+	iterations int
+}
+
+// NewHasher returns a Hasher for opts. Parameters below the minimums Verify
+// accepts (a salt of 8 bytes, a hash of 16 bytes, 8 KiB of memory per lane)
+// are raised to them.
+func NewHasher(opts Options) *Hasher {
+	p := opts.Params
+	d := DefaultParams
+	if p.Memory == 0 {
+		p.Memory = d.Memory
+	}
+	if p.Time == 0 {
+		p.Time = d.Time
+	}
+	if p.Threads == 0 {
+		p.Threads = d.Threads
+	}
+	if p.KeyLen == 0 {
+		p.KeyLen = d.KeyLen
+	}
+	if p.SaltLen == 0 {
+		p.SaltLen = d.SaltLen
+	}
+	p.Memory = max(p.Memory, 8*uint32(p.Threads))
+	p.KeyLen = max(p.KeyLen, minKeyLen)
+	p.SaltLen = max(p.SaltLen, minSaltLen)
+
+	n := opts.Concurrency
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	h := &Hasher{
+		params: p,
+		limits: defaultLimits.atLeast(p),
+		slots:  make(chan struct{}, n),
+	}
+	h.dummy = encodeArgon2id(argon2idHash{
+		memory:  p.Memory,
+		time:    p.Time,
+		threads: p.Threads,
+		salt:    randomBytes(p.SaltLen),
+		key:     make([]byte, p.KeyLen),
+	})
+	h.limits.encodedLen = max(h.limits.encodedLen, len(h.dummy))
+	return h
+}
+
+// Hash returns an argon2id hash of password in PHC string form:
+// $argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>, salt and hash in unpadded
+// standard base64. It fails only when ctx ends while waiting for a slot.
+// Callers check the password with Valid first.
+func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
+	a := argon2idHash{
+		memory:  h.params.Memory,
+		time:    h.params.Time,
+		threads: h.params.Threads,
+		salt:    randomBytes(h.params.SaltLen),
+	}
+	err := h.compute(ctx, a.work(), func() {
+		a.key = a.derive(password, h.params.KeyLen)
+	})
+	if err != nil {
+		return "", err
+	}
+	return encodeArgon2id(a), nil
+}
+
+// Verify reports whether password matches the stored hash encoded, and
+// whether that hash should be replaced with a new one from Hash: rehash is
+// true, when ok is, for a Django pbkdf2_sha256 hash and for an argon2id hash
+// with less memory, fewer passes, a shorter salt or a shorter hash than the
+// Hasher's.
+//
+// An empty encoded (an unknown user, or one without a password) costs the
+// same as a real verification and gives ok=false, so that such logins take
+// as long as wrong passwords. So does an encoded that cannot be read, for
+// which the error wraps ErrUnknownFormat. Other errors are ctx's, when it
+// ends while waiting for a slot, and, in FIPS 140 mode only, a Django hash
+// whose salt or length that mode refuses.
+//
+// Accepted formats are $argon2id$v=19$m=<KiB>,t=<passes>,p=<lanes>$<salt>$<hash>
+// (unpadded standard base64) and Django's
+// pbkdf2_sha256$<iterations>$<salt>$<hash> (padded standard base64).
+func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, rehash bool, err error) {
+	if encoded == "" {
+		if _, _, err := h.verify(ctx, password, h.dummy); err != nil {
+			return false, false, err
+		}
+		return false, false, nil
+	}
+	ok, rehash, err = h.verify(ctx, password, encoded)
+	if errors.Is(err, ErrUnknownFormat) {
+		if _, _, err := h.verify(ctx, password, h.dummy); err != nil {
+			return false, false, err
+		}
+	}
+	return ok, rehash, err
+}
+
+// verify is Verify for a non-empty encoded, without the dummy work.
+func (h *Hasher) verify(ctx context.Context, password, encoded string) (ok, rehash bool, err error) {
+	st, err := h.parse(encoded)
+	if err != nil {
+		return false, false, err
+	}
+	var (
+		got       []byte
+		deriveErr error
+	)
+	if err := h.compute(ctx, st.work, func() { got, deriveErr = st.derive(password) }); err != nil {
+		return false, false, err
+	}
+	if deriveErr != nil {
+		return false, false, fmt.Errorf("password: %s: %w", st.work.alg, deriveErr)
+	}
+	if subtle.ConstantTimeCompare(got, st.key) != 1 {
+		return false, false, nil
+	}
+	return true, st.weaker, nil
+}
+
+// storedHash is a stored hash, parsed.
+type storedHash struct {
+	work   work
+	key    []byte
+	derive func(password string) ([]byte, error) // a key to compare with key
+	weaker bool                                  // due for replacement
+}
+
+// parse reads a stored hash. Its errors wrap ErrUnknownFormat.
+func (h *Hasher) parse(encoded string) (storedHash, error) {
+	switch {
+	case len(encoded) > h.limits.encodedLen:
+		return storedHash{}, fmt.Errorf("%w: longer than %d bytes", ErrUnknownFormat, h.limits.encodedLen)
+	case !printableASCII(encoded):
+		return storedHash{}, fmt.Errorf("%w: not printable ASCII", ErrUnknownFormat)
+	case strings.HasPrefix(encoded, argon2idPrefix):
+		a, err := parseArgon2id(encoded, h.limits)
+		if err != nil {
+			return storedHash{}, err
+		}
+		return storedHash{
+			work:   a.work(),
+			key:    a.key,
+			derive: func(password string) ([]byte, error) { return a.derive(password, uint32(len(a.key))), nil },
+			weaker: a.memory < h.params.Memory || a.time < h.params.Time ||
+				uint32(len(a.salt)) < h.params.SaltLen || uint32(len(a.key)) < h.params.KeyLen,
+		}, nil
+	case strings.HasPrefix(encoded, djangoPrefix):
+		d, err := parseDjango(encoded, h.limits)
+		if err != nil {
+			return storedHash{}, err
+		}
+		return storedHash{work: d.work(), key: d.key, derive: d.derive, weaker: true}, nil
+	default:
+		return storedHash{}, fmt.Errorf("%w: unrecognised scheme", ErrUnknownFormat)
+	}
+}
+
+// compute runs f, the computation described by w, in a slot of the pool.
+// It returns ctx.Err() if ctx ends before a slot is free.
+func (h *Hasher) compute(ctx context.Context, w work, f func()) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	select {
+	case h.slots <- struct{}{}:
+	default:
+		h.waiting.Add(1)
+		select {
+		case h.slots <- struct{}{}:
+			h.waiting.Add(-1)
+		case <-ctx.Done():
+			h.waiting.Add(-1)
+			return ctx.Err()
+		}
+	}
+	defer func() { <-h.slots }()
+	if h.onWork != nil {
+		h.onWork(w)
+	}
+	f()
+	return nil
+}
+
+// Valid reports whether password is acceptable: MinLen to MaxLen bytes of
+// valid UTF-8.
+func Valid(password string) bool {
+	return len(password) >= MinLen && len(password) <= MaxLen && utf8.ValidString(password)
+}
+
+// limits bound the parameters Verify accepts from a stored hash, so that no
+// stored string can make it allocate or compute without bound.
+type limits struct {
+	encodedLen int    // bytes of the whole string
+	memory     uint32 // KiB
+	time       uint32
+	threads    uint8
+	keyLen     int
+	iterations int
+}
+
+// defaultLimits cover the argon2id parameters of common libraries and
+// Django's pbkdf2 iteration counts, with room for growth. At most 128 MiB and
+// ten passes, one verification takes a second or two at worst.
+var defaultLimits = limits{
+	encodedLen: 512, // ours are under 150 bytes
+	memory:     128 * 1024,
+	time:       10,
+	threads:    16,
+	keyLen:     128,
+	iterations: 5_000_000,
+}
+
+// atLeast returns l raised to admit hashes made with p. The string length
+// is raised by NewHasher, which knows how long its hashes are.
+func (l limits) atLeast(p Params) limits {
+	l.memory = max(l.memory, p.Memory)
+	l.time = max(l.time, p.Time)
+	l.threads = max(l.threads, p.Threads)
+	l.keyLen = max(l.keyLen, int(p.KeyLen))
+	return l
+}
+
+const (
+	minSaltLen = 8  // argon2's minimum
+	minKeyLen  = 16 // shorter hashes are refused as too weak to trust
+)
+
+// randomBytes returns n bytes from crypto/rand, which cannot fail.
+func randomBytes(n uint32) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,113 @@
+// Package store defines what authd keeps: users, their Intra links, login
+// sessions and the generated signing key. Backends (SQLite, PostgreSQL) sit
+// behind the Store interface and all pass the conformance suite in storetest.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors a Store returns for conditions callers act on. Any other error
+// means the backend itself failed (unreachable, I/O, corrupt).
+var (
+	// ErrNotFound: no user or session matches.
+	ErrNotFound = errors.New("store: not found")
+	// ErrUsernameTaken: another user has the username, compared without regard to case.
+	ErrUsernameTaken = errors.New("store: username taken")
+	// ErrIntraLinked: the Intra account is already linked to another user.
+	ErrIntraLinked = errors.New("store: intra account linked to another user")
+	// ErrUserLinked: the user is already linked to another Intra account.
+	ErrUserLinked = errors.New("store: user linked to another intra account")
+)
+
+// User is an account. PasswordHash is empty for a user who has no password
+// (created by an Intra login). Intra is nil when no Intra account is linked.
+type User struct {
+	ID           int64
+	Username     string
+	Email        string
+	PasswordHash string
+	Disabled     bool
+	CreatedAt    time.Time
+	Intra        *IntraAccount
+}
+
+// IntraAccount is the 42 Intra identity linked to a user.
+type IntraAccount struct {
+	ID          int64 // the provider's user id
+	Login       string
+	Email       string
+	DisplayName string
+	ImageLink   string
+	LinkedAt    time.Time
+}
+
+// NewUser describes a user to create. With Intra set, the user and the
+// link are created together, atomically.
+type NewUser struct {
+	Username     string
+	Email        string
+	PasswordHash string
+	Intra        *IntraAccount
+}
+
+// Session is a login session; refresh tokens name it by ID.
+type Session struct {
+	ID        string
+	UserID    int64
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	RevokedAt time.Time // zero while the session is not revoked
+}
+
+// Live reports whether the session can still be used at now.
+func (s Session) Live(now time.Time) bool {
+	return s.RevokedAt.IsZero() && now.Before(s.ExpiresAt)
+}
+
+// Store is the persistence authd needs. Implementations are safe for
+// concurrent use.
+type Store interface {
+	// CreateUser inserts a user (and its Intra link, if any). It returns
+	// ErrUsernameTaken when the username exists in any case, and
+	// ErrIntraLinked when the Intra account is linked to someone already.
+	CreateUser(ctx context.Context, u NewUser) (User, error)
+	// UserByID, UserByUsername (case-insensitive) and UserByIntraID return
+	// ErrNotFound when no user matches.
+	UserByID(ctx context.Context, id int64) (User, error)
+	UserByUsername(ctx context.Context, username string) (User, error)
+	UserByIntraID(ctx context.Context, intraID int64) (User, error)
+	// ListUsers returns every user ordered by id.
+	ListUsers(ctx context.Context) ([]User, error)
+	// SetPassword replaces a user's password hash.
+	SetPassword(ctx context.Context, userID int64, hash string) error
+	// SetDisabled disables or enables a user; disabling also revokes every
+	// live session of theirs.
+	SetDisabled(ctx context.Context, userID int64, disabled bool, now time.Time) error
+	// LinkIntra links an Intra account to a user. Linking the same pair
+	// again succeeds; it returns ErrIntraLinked or ErrUserLinked on conflict.
+	LinkIntra(ctx context.Context, userID int64, a IntraAccount) error
+
+	// CreateSession stores a new session.
+	CreateSession(ctx context.Context, s Session) error
+	// Session returns a session by id, or ErrNotFound.
+	Session(ctx context.Context, id string) (Session, error)
+	// RevokeSession marks a session revoked at now; revoking a revoked or
+	// unknown session is not an error.
+	RevokeSession(ctx context.Context, id string, now time.Time) error
+	// DeleteExpiredSessions removes sessions that expired before now and
+	// returns how many.
+	DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error)
+
+	// SigningKey returns the signing key kept in the store, creating it
+	// with generate when there is none. Concurrent callers, in one process
+	// or several sharing the database, all get the same key.
+	SigningKey(ctx context.Context, generate func() ([]byte, error)) ([]byte, error)
+
+	// Ping reports whether the backend answers.
+	Ping(ctx context.Context) error
+	// Close releases the backend's resources.
+	Close() error
+}
