@@ -1,0 +1,385 @@
+// Package token issues and verifies the service's JSON Web Tokens: access
+// and refresh tokens, and the short-lived Intra identity that the api_token
+// cookie carries.
+//
+// Tokens are compact JWS with HS256 (HMAC-SHA-256), written and read by this
+// package itself: the header is {"alg":"HS256","typ":"JWT","kid":"..."}, and
+// the claims are a flat JSON object. Verification is strict. It refuses any
+// other algorithm, any header parameter it does not know, padded or
+// non-canonical base64url, duplicate claims, claims of the wrong JSON type,
+// and anything after the claims object, and it reads the claims only once
+// the signature has been checked.
+package token
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"hash"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// Type tells what a token is for. A token of one type is never accepted
+// as another.
+type Type string
+
+// The token types.
+const (
+	Access  Type = "access"  // Bearer token of a session
+	Refresh Type = "refresh" // refresh_token cookie of a session
+	Intra   Type = "intra"   // short-lived identity from the 42 Intra provider (api_token cookie)
+)
+
+// Claims are the contents of a token. The JSON name of each claim is given
+// in brackets; empty strings and a zero IntraID are left out of the token.
+type Claims struct {
+	Issuer    string    // [iss] set by Sign from the Issuer
+	Subject   string    // [sub] user id as a decimal string; required for access and refresh
+	Username  string    // [username] required for access
+	SessionID string    // [sid] required for access and refresh
+	ID        string    // [jti] always required; Sign makes a random one when empty
+	IssuedAt  time.Time // [iat] unix seconds; set by Sign
+	ExpiresAt time.Time // [exp] unix seconds; set by Sign; always required
+	Type      Type      // [token_type] always required
+
+	IntraID     int64  // [intra_id] required, and positive, for intra
+	IntraLogin  string // [intra_login] required for intra
+	Email       string // [email] optional
+	DisplayName string // [displayname] optional
+	ImageLink   string // [image_link] optional
+}
+
+// ErrInvalid is wrapped by every error Verify returns. The more specific
+// errors below wrap it in turn.
+var ErrInvalid = errors.New("token: invalid")
+
+// Reasons a token is refused; each wraps ErrInvalid.
+var (
+	ErrTooLarge   = fmt.Errorf("%w: longer than %d bytes", ErrInvalid, MaxLen)
+	ErrMalformed  = fmt.Errorf("%w: malformed", ErrInvalid)
+	ErrAlgorithm  = fmt.Errorf("%w: algorithm not HS256", ErrInvalid)
+	ErrUnknownKey = fmt.Errorf("%w: unknown key id", ErrInvalid)
+	ErrSignature  = fmt.Errorf("%w: bad signature", ErrInvalid)
+	ErrExpired    = fmt.Errorf("%w: expired", ErrInvalid)
+	ErrWrongType  = fmt.Errorf("%w: wrong token type", ErrInvalid)
+
+	errIssuer = fmt.Errorf("%w: wrong issuer", ErrInvalid)
+	errFuture = fmt.Errorf("%w: issued in the future", ErrInvalid)
+)
+
+const (
+	// MaxLen is the length in bytes of the longest token Verify reads, and
+	// Sign writes.
+	MaxLen = 4096
+
+	// MinKeyLen is the length in bytes of the shortest signing key.
+	MinKeyLen = 32
+
+	// Leeway is the clock skew allowed between the issuer and the verifier.
+	// A token is expired once exp+Leeway is reached: it is accepted while
+	// now < exp+Leeway. A token whose iat is later than now+Leeway is
+	// refused.
+	Leeway = 30 * time.Second
+)
+
+const (
+	leewaySec = int64(Leeway / time.Second)
+	sigLen    = 43 // unpadded base64url of a SHA-256 MAC
+)
+
+// b64 encodes the segments of a token.
+var b64 = base64.RawURLEncoding
+
+// Issuer signs and verifies tokens. It is safe for concurrent use.
+type Issuer struct {
+	issuer string
+	keys   []*key // keys[0] signs
+	now    func() time.Time
+}
+
+// key is one HMAC key with its id and a pool of MAC states.
+type key struct {
+	kid string
+	// header is the base64url header segment of the tokens this key signs.
+	header string
+	macs   sync.Pool // of *mac
+}
+
+// mac is a reusable HMAC-SHA-256 state with room for the message, so that
+// checking a token allocates nothing.
+type mac struct {
+	h   hash.Hash
+	sum [sha256.Size]byte
+	msg [MaxLen]byte
+}
+
+// NewIssuer returns an Issuer that names itself issuer in the iss claim,
+// signs with keys[0] and verifies with any of keys, so that keys can be
+// rotated. Every key must be at least MinKeyLen bytes. A nil now means
+// time.Now.
+func NewIssuer(issuer string, keys [][]byte, now func() time.Time) (*Issuer, error) {
+	if len(keys) == 0 {
+		return nil, errors.New("token: no signing key")
+	}
+	if !utf8.ValidString(issuer) {
+		return nil, errors.New("token: issuer is not valid UTF-8")
+	}
+	if now == nil {
+		now = time.Now
+	}
+	i := &Issuer{issuer: issuer, now: now}
+	for n, secret := range keys {
+		if len(secret) < MinKeyLen {
+			return nil, fmt.Errorf("token: key %d is %d bytes, need at least %d", n, len(secret), MinKeyLen)
+		}
+		secret := append([]byte(nil), secret...)
+		k := &key{kid: keyID(secret)}
+		k.header = b64.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT","kid":"` + k.kid + `"}`))
+		k.macs.New = func() any { return &mac{h: hmac.New(sha256.New, secret)} }
+		i.keys = append(i.keys, k)
+	}
+	return i, nil
+}
+
+// keyID returns the kid header value of tokens signed with secret: the
+// unpadded base64url of the first 8 bytes of its SHA-256 hash.
+func keyID(secret []byte) string {
+	sum := sha256.Sum256(secret)
+	return b64.EncodeToString(sum[:8])
+}
+
+// Sign returns a token of c signed with the first key, and the claims as
+// signed. It sets iss to the Issuer's name, iat to now, exp to now+ttl
+// (both truncated to the second) and, when c.ID is empty, jti to 16 random
+// bytes in base64url. It refuses claims that Verify would refuse: an unknown
+// type, a required claim missing, a string that is not valid UTF-8.
+func (i *Issuer) Sign(c Claims, ttl time.Duration) (string, Claims, error) {
+	if ttl <= 0 {
+		return "", Claims{}, fmt.Errorf("token: sign: lifetime %v is not positive", ttl)
+	}
+	now := i.now()
+	c.Issuer = i.issuer
+	c.IssuedAt = time.Unix(now.Unix(), 0).UTC()
+	c.ExpiresAt = time.Unix(now.Add(ttl).Unix(), 0).UTC()
+	if c.ID == "" {
+		var id [16]byte
+		if _, err := rand.Read(id[:]); err != nil {
+			return "", Claims{}, fmt.Errorf("token: sign: %w", err)
+		}
+		c.ID = b64.EncodeToString(id[:])
+	}
+	switch c.Type {
+	case Access, Refresh, Intra:
+	default:
+		return "", Claims{}, fmt.Errorf("token: sign: unknown token type %q", c.Type)
+	}
+	if name := missing(&c, c.Type); name != "" {
+		return "", Claims{}, fmt.Errorf("token: sign: %s token without %s", c.Type, name)
+	}
+	for _, s := range [...]string{c.Subject, c.Username, c.SessionID, c.ID, string(c.Type), c.IntraLogin, c.Email, c.DisplayName, c.ImageLink} {
+		if !utf8.ValidString(s) {
+			return "", Claims{}, errors.New("token: sign: claim is not valid UTF-8")
+		}
+	}
+
+	var pb [MaxLen]byte
+	payload := appendClaims(pb[:0], &c)
+	k := i.keys[0]
+	n := len(k.header) + 1 + b64.EncodedLen(len(payload)) + 1 + sigLen
+	if n > MaxLen {
+		return "", Claims{}, fmt.Errorf("token: sign: token would be %d bytes, over %d", n, MaxLen)
+	}
+	tok := make([]byte, 0, n)
+	tok = append(tok, k.header...)
+	tok = append(tok, '.')
+	tok = b64.AppendEncode(tok, payload)
+	m := k.macs.Get().(*mac)
+	m.h.Reset()
+	m.h.Write(tok)
+	sum := m.h.Sum(m.sum[:0])
+	tok = append(tok, '.')
+	tok = b64.AppendEncode(tok, sum)
+	k.macs.Put(m)
+	return string(tok), c, nil
+}
+
+// Verify checks tok and returns its claims: its length, its header (alg
+// HS256, typ JWT if present, kid naming one of the keys), its signature,
+// the syntax of its claims, its issuer, that its type is want, that the
+// claims required for that type are present, and its times. Every error
+// wraps ErrInvalid, and most a more specific error as well.
+func (i *Issuer) Verify(tok string, want Type) (Claims, error) {
+	if len(tok) > MaxLen {
+		return Claims{}, ErrTooLarge
+	}
+	head, rest, ok := strings.Cut(tok, ".")
+	if !ok {
+		return Claims{}, fmt.Errorf("%w: not three segments", ErrMalformed)
+	}
+	body, sig, ok := strings.Cut(rest, ".")
+	if !ok || strings.IndexByte(sig, '.') >= 0 {
+		return Claims{}, fmt.Errorf("%w: not three segments", ErrMalformed)
+	}
+	signed := tok[:len(head)+1+len(body)]
+
+	k, err := i.keyFor(head)
+	if err != nil {
+		return Claims{}, err
+	}
+	if len(sig) != sigLen {
+		return Claims{}, ErrSignature
+	}
+	var sb [sha256.Size]byte
+	if _, ok := decode(sb[:], sig); !ok {
+		return Claims{}, fmt.Errorf("%w: signature is not base64url", ErrMalformed)
+	}
+	if k != nil {
+		ok = k.check(signed, sb[:])
+	} else {
+		ok = false
+		for _, k := range i.keys {
+			if k.check(signed, sb[:]) {
+				ok = true
+				break
+			}
+		}
+	}
+	if !ok {
+		return Claims{}, ErrSignature
+	}
+
+	var pb [MaxLen / 4 * 3]byte
+	n, ok := decode(pb[:], body)
+	if !ok {
+		return Claims{}, fmt.Errorf("%w: claims are not base64url", ErrMalformed)
+	}
+	c, f, err := parseClaims(string(pb[:n]))
+	if err != nil {
+		return Claims{}, err
+	}
+	if err := i.validate(&c, &f, want); err != nil {
+		return Claims{}, err
+	}
+	return c, nil
+}
+
+// keyFor returns the key named by the header segment head, or nil when the
+// header names none and every key is to be tried.
+func (i *Issuer) keyFor(head string) (*key, error) {
+	for _, k := range i.keys {
+		if head == k.header {
+			return k, nil
+		}
+	}
+	var hb [MaxLen / 4 * 3]byte
+	n, ok := decode(hb[:], head)
+	if !ok {
+		return nil, fmt.Errorf("%w: header is not base64url", ErrMalformed)
+	}
+	h, err := parseHeader(string(hb[:n]))
+	if err != nil {
+		return nil, err
+	}
+	if h.alg != "HS256" {
+		return nil, ErrAlgorithm
+	}
+	if h.hasTyp && h.typ != "JWT" {
+		return nil, fmt.Errorf("%w: typ %q is not JWT", ErrMalformed, h.typ)
+	}
+	if !h.hasKid {
+		return nil, nil
+	}
+	for _, k := range i.keys {
+		if h.kid == k.kid {
+			return k, nil
+		}
+	}
+	return nil, ErrUnknownKey
+}
+
+// check reports whether sig is the MAC of msg under k, in constant time.
+func (k *key) check(msg string, sig []byte) bool {
+	m := k.macs.Get().(*mac)
+	n := copy(m.msg[:], msg)
+	m.h.Reset()
+	m.h.Write(m.msg[:n])
+	ok := hmac.Equal(m.h.Sum(m.sum[:0]), sig)
+	k.macs.Put(m)
+	return ok
+}
+
+// validate checks the parsed claims c, whose numeric claims are in f,
+// against the Issuer, the wanted type and the clock.
+func (i *Issuer) validate(c *Claims, f *numbers, want Type) error {
+	if c.Issuer != i.issuer {
+		return errIssuer
+	}
+	if c.Type != want {
+		return fmt.Errorf("%w: %q, want %q", ErrWrongType, c.Type, want)
+	}
+	if !f.hasExp {
+		return fmt.Errorf("%w: no exp claim", ErrMalformed)
+	}
+	if c.IntraID < 0 {
+		return fmt.Errorf("%w: intra_id is negative", ErrMalformed)
+	}
+	if name := missing(c, want); name != "" {
+		return fmt.Errorf("%w: no %s claim", ErrMalformed, name)
+	}
+	now := i.now().Unix()
+	if f.exp <= now-leewaySec {
+		return ErrExpired
+	}
+	if f.hasIat && f.iat > now+leewaySec {
+		return errFuture
+	}
+	c.ExpiresAt = time.Unix(f.exp, 0).UTC()
+	if f.hasIat {
+		c.IssuedAt = time.Unix(f.iat, 0).UTC()
+	}
+	return nil
+}
+
+// missing returns the JSON name of the first claim that a token of type t
+// requires and c lacks, or "" when none is missing. An empty string counts
+// as missing, as does an intra_id that is not positive.
+func missing(c *Claims, t Type) string {
+	switch {
+	case c.ID == "":
+		return "jti"
+	case c.Type == "":
+		return "token_type"
+	}
+	switch t {
+	case Access:
+		switch {
+		case c.Subject == "":
+			return "sub"
+		case c.Username == "":
+			return "username"
+		case c.SessionID == "":
+			return "sid"
+		}
+	case Refresh:
+		switch {
+		case c.Subject == "":
+			return "sub"
+		case c.SessionID == "":
+			return "sid"
+		}
+	case Intra:
+		switch {
+		case c.IntraID <= 0:
+			return "intra_id"
+		case c.IntraLogin == "":
+			return "intra_login"
+		}
+	}
+	return ""
+}
