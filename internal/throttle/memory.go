@@ -1,0 +1,398 @@
+package throttle
+
+import (
+	"context"
+	"fmt"
+	"hash/maphash"
+	"math"
+	"sync"
+	"time"
+)
+
+// DefaultMaxKeys is the number of keys a Memory tracks at most when
+// MemoryOptions.MaxKeys is 0.
+const DefaultMaxKeys = 100_000
+
+const (
+	// maxShards is the number of independently locked parts of a Memory.
+	maxShards = 64
+	// maxSlots bounds the log of one key. A rate of up to maxSlots
+	// requests per period is kept exactly, one timestamp per accepted
+	// request. Above it, the period is cut into maxSlots buckets and the
+	// requests of a bucket are counted together, as if all were made at
+	// the time of its latest one: a request then stays counted up to
+	// Period/maxSlots longer than it would in an exact log, never shorter,
+	// so the limiter refuses a little early rather than accepting more
+	// than N.
+	maxSlots = 512
+	// initialSlots is the log size of a new key; it doubles as needed, up
+	// to the rate's ceiling, so that rarely used keys stay small.
+	initialSlots = 8
+)
+
+// MemoryOptions configure a Memory.
+type MemoryOptions struct {
+	Now     func() time.Time // the clock; nil means time.Now
+	MaxKeys int              // most keys tracked at once; 0 (or less) means DefaultMaxKeys
+}
+
+// Memory is the in-process Limiter. Its state is that of one process: with
+// several replicas each counts on its own.
+//
+// Keys are spread over independently locked shards, so that requests of
+// different clients rarely wait for one another. Memory is bounded: at most
+// MaxKeys keys are tracked, each with a log of at most min(N, 513) entries
+// of 16 bytes. MaxKeys is split evenly between the shards, and when a new
+// key would exceed its shard's share, keys of that shard whose log lies
+// wholly outside their window go first (such a key is the same as no key),
+// then its least recently used one.
+//
+// Times are measured from the creation of the Memory, on the monotonic
+// clock when Now is time.Now, so that a change of the wall clock does not
+// move the windows.
+type Memory struct {
+	now    func() time.Time
+	epoch  time.Time // times are kept as nanoseconds since epoch
+	seed   maphash.Seed
+	mask   uint64
+	shards []shard
+}
+
+var _ Limiter = (*Memory)(nil)
+
+// NewMemory returns an empty in-process limiter.
+func NewMemory(opts MemoryOptions) *Memory {
+	return newMemory(opts, maxShards)
+}
+
+// newMemory is NewMemory with at most the given number of shards, a power
+// of two.
+func newMemory(opts MemoryOptions, shards int) *Memory {
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	maxKeys := opts.MaxKeys
+	if maxKeys <= 0 {
+		maxKeys = DefaultMaxKeys
+	}
+	// Fewer shards than keys, so that every shard holds at least one and
+	// the shards together hold exactly maxKeys.
+	for shards > maxKeys {
+		shards /= 2
+	}
+	m := &Memory{
+		now:    now,
+		epoch:  now(),
+		seed:   maphash.MakeSeed(),
+		mask:   uint64(shards - 1),
+		shards: make([]shard, shards),
+	}
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.keys = make(map[string]*entry)
+		s.lru.next, s.lru.prev = &s.lru, &s.lru
+		s.max = maxKeys / shards
+		if i < maxKeys%shards {
+			s.max++
+		}
+		s.sweepAt = math.MaxInt64
+	}
+	return m
+}
+
+// Allow counts one request of key at rate r, if the rate allows it. It
+// returns an error only for a rate that cannot be enforced (N < 1 or a
+// period that is not positive). The context is not used: Memory never
+// waits for anything but its own short critical sections.
+//
+// Calls for a key that is already tracked do not allocate.
+func (m *Memory) Allow(_ context.Context, key string, r Rate) (Decision, error) {
+	if !r.valid() {
+		return Decision{}, fmt.Errorf("throttle: invalid rate %d per %v", r.N, r.Period)
+	}
+	now := int64(m.now().Sub(m.epoch))
+	s := &m.shards[maphash.String(m.seed, key)&m.mask]
+	s.mu.Lock()
+	e := s.entry(key, r, now)
+	d := e.allow(now)
+	if exp := e.expiry(); exp < s.sweepAt {
+		s.sweepAt = exp
+	}
+	s.mu.Unlock()
+	return d, nil
+}
+
+// Len is the number of keys currently tracked.
+func (m *Memory) Len() int {
+	n := 0
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.mu.Lock()
+		n += len(s.keys)
+		s.mu.Unlock()
+	}
+	return n
+}
+
+// A shard is one independently locked part of a Memory.
+type shard struct {
+	mu   sync.Mutex
+	keys map[string]*entry
+	// lru is the sentinel of the recency list: lru.next is the most
+	// recently used entry, lru.prev the least.
+	lru entry
+	max int // most keys this shard tracks
+	// sweepAt is a time before which no tracked log lies wholly outside
+	// its window: a lower bound of every entry's expiry.
+	sweepAt int64
+	_       [64]byte // keeps neighbouring shards' locks off one cache line
+}
+
+// entry returns the entry of key, made most recently used, creating it
+// (and making room for it) if the key is not tracked.
+func (s *shard) entry(key string, r Rate, now int64) *entry {
+	if e := s.keys[key]; e != nil {
+		if e.rate != r {
+			e.setRate(r)
+		}
+		if s.lru.next != e {
+			s.unlink(e)
+			s.pushFront(e)
+		}
+		return e
+	}
+	var e *entry
+	if len(s.keys) >= s.max {
+		e = s.evict(now)
+	}
+	if e == nil {
+		e = new(entry)
+	}
+	e.reset(key, r)
+	s.keys[key] = e
+	s.pushFront(e)
+	return e
+}
+
+// evict removes at least one key and returns a removed entry for reuse.
+// Keys whose log lies wholly outside their window go first, then the least
+// recently used.
+func (s *shard) evict(now int64) *entry {
+	tail := s.lru.prev
+	if tail.idle(now) {
+		s.remove(tail)
+		return tail
+	}
+	if now >= s.sweepAt {
+		var spare *entry
+		next := int64(math.MaxInt64)
+		for e := s.lru.next; e != &s.lru; {
+			following := e.next
+			if e.idle(now) {
+				s.remove(e)
+				spare = e
+			} else {
+				next = min(next, e.expiry())
+			}
+			e = following
+		}
+		s.sweepAt = next
+		if spare != nil {
+			return spare
+		}
+	}
+	tail = s.lru.prev
+	s.remove(tail)
+	return tail
+}
+
+func (s *shard) remove(e *entry) {
+	delete(s.keys, e.key)
+	s.unlink(e)
+}
+
+func (s *shard) unlink(e *entry) {
+	e.prev.next, e.next.prev = e.next, e.prev
+	e.prev, e.next = nil, nil
+}
+
+func (s *shard) pushFront(e *entry) {
+	e.prev, e.next = &s.lru, s.lru.next
+	s.lru.next.prev = e
+	s.lru.next = e
+}
+
+// An entry is the log of one key: a ring buffer of slots, oldest first.
+type entry struct {
+	key        string
+	prev, next *entry // recency list of the shard
+	rate       Rate
+	// width is the bucket size of the log in nanoseconds; 0 keeps one slot
+	// per accepted request, an exact log.
+	width   int64
+	ceiling int    // most slots the log may have at this rate
+	slots   []slot // the ring; len(slots) is its current size
+	head    int    // index of the oldest slot
+	used    int    // slots in use
+	count   int    // accepted requests in the slots in use
+}
+
+// A slot is one accepted request, or in a bucketed log the accepted
+// requests of one bucket.
+type slot struct {
+	at int64 // time of the (latest) request, in nanoseconds since the epoch
+	n  int   // requests
+}
+
+// layout returns the bucket width and the most slots of a log at rate r.
+func layout(r Rate) (width int64, ceiling int) {
+	if r.N <= maxSlots {
+		return 0, r.N
+	}
+	width = max(1, (int64(r.Period)+maxSlots-1)/maxSlots)
+	// The live slots of a bucketed log have times in (now-Period, now] and
+	// distinct buckets: at most floor((Period-1)/width)+2 <= maxSlots+1.
+	return width, min(r.N, maxSlots+1)
+}
+
+// reset makes e the empty log of key at rate r, keeping its ring when it
+// fits.
+func (e *entry) reset(key string, r Rate) {
+	e.key = key
+	e.head, e.used, e.count = 0, 0, 0
+	if e.rate != r || e.slots == nil {
+		e.slots = nil
+		e.setRate(r)
+	}
+}
+
+// setRate changes the rate of e's log. When the log has more slots than
+// the new rate allows, its oldest ones are counted with the oldest slot
+// kept, as if made at its time: nothing is forgotten, and requests only
+// ever stay counted longer.
+func (e *entry) setRate(r Rate) {
+	width, ceiling := layout(r)
+	keep := min(e.used, ceiling)
+	slots := make([]slot, min(ceiling, max(initialSlots, keep)))
+	for i := range e.used {
+		s := e.slots[(e.head+i)%len(e.slots)]
+		j := max(0, i-(e.used-keep))
+		slots[j].at = s.at
+		slots[j].n += s.n
+	}
+	e.rate, e.width, e.ceiling = r, width, ceiling
+	e.slots, e.head, e.used = slots, 0, keep
+}
+
+// newest returns the latest slot; e.used must be positive.
+func (e *entry) newest() *slot {
+	i := e.head + e.used - 1
+	if i >= len(e.slots) {
+		i -= len(e.slots)
+	}
+	return &e.slots[i]
+}
+
+// idle reports whether the log lies wholly outside its window, which is the
+// same as having no log.
+func (e *entry) idle(now int64) bool {
+	return e.used == 0 || now-e.newest().at >= int64(e.rate.Period)
+}
+
+// expiry is the time at which the log will lie wholly outside its window.
+func (e *entry) expiry() int64 {
+	if e.used == 0 {
+		return math.MinInt64
+	}
+	at, p := e.newest().at, int64(e.rate.Period)
+	if at > math.MaxInt64-p {
+		return math.MaxInt64
+	}
+	return at + p
+}
+
+// allow decides on one request at time now and records it if accepted.
+func (e *entry) allow(now int64) Decision {
+	if e.used > 0 {
+		// Calls that read the clock in one order may take the lock in
+		// the other; a log stays in time order.
+		now = max(now, e.newest().at)
+	}
+	p := int64(e.rate.Period)
+	for e.used > 0 {
+		s := &e.slots[e.head]
+		if now-s.at < p {
+			break
+		}
+		e.count -= s.n
+		e.head++
+		if e.head == len(e.slots) {
+			e.head = 0
+		}
+		e.used--
+	}
+	if e.count >= e.rate.N {
+		return Decision{RetryAfter: e.retryAfter(now)}
+	}
+	e.record(now)
+	return Decision{Allowed: true, Remaining: e.rate.N - e.count}
+}
+
+// record adds an accepted request at time now.
+func (e *entry) record(now int64) {
+	e.count++
+	if e.used > 0 {
+		last := e.newest()
+		if (e.width > 0 && bucket(last.at, e.width) == bucket(now, e.width)) || e.used == e.ceiling {
+			// The same bucket; or, after a change of rate, a full log:
+			// counting the request with the newest slot keeps the
+			// log conservative.
+			last.at = now
+			last.n++
+			return
+		}
+	}
+	if e.used == len(e.slots) {
+		e.grow()
+	}
+	i := e.head + e.used
+	if i >= len(e.slots) {
+		i -= len(e.slots)
+	}
+	e.slots[i] = slot{at: now, n: 1}
+	e.used++
+}
+
+// grow doubles the ring, up to the ceiling.
+func (e *entry) grow() {
+	slots := make([]slot, min(max(2*len(e.slots), initialSlots), e.ceiling))
+	n := copy(slots, e.slots[e.head:])
+	copy(slots[n:], e.slots[:e.head])
+	e.slots, e.head = slots, 0
+}
+
+// retryAfter is the time from now until the log accepts a request again:
+// normally until its oldest slot leaves the window.
+func (e *entry) retryAfter(now int64) time.Duration {
+	left := e.count
+	for i, j := 0, e.head; ; i++ {
+		s := e.slots[j]
+		left -= s.n
+		if left < e.rate.N || i == e.used-1 {
+			return e.rate.Period - time.Duration(now-s.at)
+		}
+		if j++; j == len(e.slots) {
+			j = 0
+		}
+	}
+}
+
+// bucket is floor(t/width).
+func bucket(t, width int64) int64 {
+	q := t / width
+	if t%width < 0 {
+		q--
+	}
+	return q
+}
