@@ -1,0 +1,382 @@
+// Package config reads authd's settings. Every setting is an environment
+// variable (AUTHD_ACCESS_TTL) and a flag of the same name (--access-ttl);
+// the flag wins over the variable, the variable over the default. A bad
+// value is an error that names the variable, so start-up stops with one
+// line an operator can act on.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"authd/internal/throttle"
+)
+
+// Throttle scopes, one per throttled endpoint.
+const (
+	ScopeLogin         = "login"
+	ScopeLogout        = "logout"
+	ScopeRefresh       = "refresh"
+	ScopeRegister      = "register"
+	ScopeIntraURL      = "intra_url"
+	ScopeIntraCallback = "intra_callback"
+	ScopeIntraLogin    = "intra_login"
+	ScopeIntraLink     = "intra_link"
+)
+
+// Scopes lists every throttle scope in the order -h shows them.
+var Scopes = []string{
+	ScopeLogin, ScopeLogout, ScopeRefresh, ScopeRegister,
+	ScopeIntraURL, ScopeIntraCallback, ScopeIntraLogin, ScopeIntraLink,
+}
+
+// defaultRates are the contract's rates.
+var defaultRates = map[string]string{
+	ScopeLogin:         "6/minute",
+	ScopeLogout:        "6/minute",
+	ScopeRefresh:       "6/minute",
+	ScopeRegister:      "6/minute",
+	ScopeIntraURL:      "60/minute",
+	ScopeIntraCallback: "20/minute",
+	ScopeIntraLogin:    "6/minute",
+	ScopeIntraLink:     "6/minute",
+}
+
+// MinSecretLen is the shortest HS256 key accepted, in bytes.
+const MinSecretLen = 32
+
+// Config is the complete, validated configuration.
+type Config struct {
+	Addr     string
+	DB       string // SQLite file path, or a postgres:// URL
+	RedisURL string // empty: the in-process limiter
+
+	JWTSecrets [][]byte // empty: a key generated once and kept in the database
+	Issuer     string
+	AccessTTL  time.Duration
+	RefreshTTL time.Duration
+
+	Rates          map[string]throttle.Rate // by scope
+	ThrottleMaxKey int                      // in-process limiter: clients tracked at most
+	TrustedProxies throttle.Proxies
+
+	CookieSecure   bool
+	CookieSameSite http.SameSite // of refresh_token; SameSiteNoneMode applies to all cookies
+	CookieDomain   string
+	CORSOrigins    []string
+
+	IntraClientID      string
+	IntraClientSecret  string
+	IntraRedirectURI   string
+	IntraBaseURL       string
+	IntraAutoProvision bool
+
+	Registration    bool
+	HashConcurrency int
+	ShutdownTimeout time.Duration
+	LogLevel        slog.Level
+}
+
+// IntraConfigured reports whether the 42 application's credentials are set.
+func (c Config) IntraConfigured() bool {
+	return c.IntraClientID != "" && c.IntraClientSecret != "" && c.IntraRedirectURI != ""
+}
+
+// setting is one configurable value: its variable, default, help text and
+// the function that stores a parsed value into a Config.
+type setting struct {
+	env   string
+	def   string
+	help  string
+	set   func(c *Config, v string) error
+	flagV *string // raw flag value when the flag was given
+}
+
+// Flag returns the flag name of an AUTHD_ variable: AUTHD_ACCESS_TTL is access-ttl.
+func Flag(env string) string {
+	return strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(env, "AUTHD_")), "_", "-")
+}
+
+func settings() []*setting {
+	s := []*setting{
+		{env: "AUTHD_ADDR", def: ":8000", help: "listen address (host:port)",
+			set: func(c *Config, v string) error {
+				if !strings.Contains(v, ":") {
+					return errors.New("want host:port, for example :8000 or 127.0.0.1:8000")
+				}
+				c.Addr = v
+				return nil
+			}},
+		{env: "AUTHD_DB", def: "authd.db", help: "a SQLite file path, or a postgres:// URL",
+			set: func(c *Config, v string) error {
+				if v == "" {
+					return errors.New("must not be empty")
+				}
+				c.DB = v
+				return nil
+			}},
+		{env: "AUTHD_REDIS_URL", help: "redis:// URL of the shared throttle store (unset: counters kept in this process)",
+			set: func(c *Config, v string) error {
+				if v != "" {
+					u, err := url.Parse(v)
+					if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+						return errors.New("want a redis:// or rediss:// URL")
+					}
+				}
+				c.RedisURL = v
+				return nil
+			}},
+		{env: "AUTHD_JWT_SECRET", help: "comma-separated HS256 keys of 32+ bytes each; the first signs, all verify (unset: generated once, kept in the database)",
+			set: func(c *Config, v string) error {
+				c.JWTSecrets = nil
+				if v == "" {
+					return nil
+				}
+				for i, k := range strings.Split(v, ",") {
+					if len(k) < MinSecretLen {
+						// Never echo the key itself.
+						return fmt.Errorf("key %d is %d bytes, want at least %d", i+1, len(k), MinSecretLen)
+					}
+					c.JWTSecrets = append(c.JWTSecrets, []byte(k))
+				}
+				return nil
+			}},
+		{env: "AUTHD_ISSUER", def: "authd", help: "the iss claim of issued tokens",
+			set: func(c *Config, v string) error {
+				if v == "" {
+					return errors.New("must not be empty")
+				}
+				c.Issuer = v
+				return nil
+			}},
+		{env: "AUTHD_ACCESS_TTL", def: "15m", help: "access token lifetime (Go duration)",
+			set: func(c *Config, v string) error { return parseTTL(&c.AccessTTL, v) }},
+		{env: "AUTHD_REFRESH_TTL", def: "24h", help: "refresh token and session lifetime (Go duration)",
+			set: func(c *Config, v string) error { return parseTTL(&c.RefreshTTL, v) }},
+	}
+	for _, scope := range Scopes {
+		scope := scope
+		s = append(s, &setting{
+			env: "AUTHD_THROTTLE_" + strings.ToUpper(scope), def: defaultRates[scope],
+			help: "rate of the " + scope + " scope, N/second|minute|hour|day",
+			set: func(c *Config, v string) error {
+				r, err := throttle.ParseRate(v)
+				if err != nil {
+					return err
+				}
+				c.Rates[scope] = r
+				return nil
+			}})
+	}
+	s = append(s,
+		&setting{env: "AUTHD_THROTTLE_MAX_CLIENTS", def: "100000", help: "in-process limiter: most clients tracked at once; idle ones are evicted first",
+			set: func(c *Config, v string) error { return parsePositive(&c.ThrottleMaxKey, v) }},
+		&setting{env: "AUTHD_TRUSTED_PROXIES", help: "comma-separated CIDRs whose X-Forwarded-For is believed",
+			set: func(c *Config, v string) error {
+				p, err := throttle.ParseProxies(v)
+				if err != nil {
+					return err
+				}
+				c.TrustedProxies = p
+				return nil
+			}},
+		&setting{env: "AUTHD_COOKIE_SECURE", def: "true", help: "mark cookies Secure; false only for plain-HTTP development",
+			set: func(c *Config, v string) error { return parseBool(&c.CookieSecure, v) }},
+		&setting{env: "AUTHD_COOKIE_SAMESITE", def: "strict", help: "SameSite of refresh_token: strict, lax or none (none also applies to state_token and api_token)",
+			set: func(c *Config, v string) error {
+				switch strings.ToLower(v) {
+				case "strict":
+					c.CookieSameSite = http.SameSiteStrictMode
+				case "lax":
+					c.CookieSameSite = http.SameSiteLaxMode
+				case "none":
+					c.CookieSameSite = http.SameSiteNoneMode
+				default:
+					return fmt.Errorf("unknown value %q, want strict, lax or none", v)
+				}
+				return nil
+			}},
+		&setting{env: "AUTHD_COOKIE_DOMAIN", help: "Domain attribute of the cookies (unset: host-only cookies)",
+			set: func(c *Config, v string) error { c.CookieDomain = v; return nil }},
+		&setting{env: "AUTHD_CORS_ORIGINS", help: "comma-separated origins (scheme://host[:port]) allowed cross-origin with credentials",
+			set: func(c *Config, v string) error {
+				c.CORSOrigins = nil
+				for _, o := range splitList(v) {
+					u, err := url.Parse(o)
+					if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+						(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+						return fmt.Errorf("origin %q is not scheme://host[:port]", o)
+					}
+					c.CORSOrigins = append(c.CORSOrigins, u.Scheme+"://"+u.Host)
+				}
+				return nil
+			}},
+		&setting{env: "AUTHD_INTRA_CLIENT_ID", help: "the 42 application's client id (unset: the OAuth endpoints answer intra_not_configured)",
+			set: func(c *Config, v string) error { c.IntraClientID = v; return nil }},
+		&setting{env: "AUTHD_INTRA_CLIENT_SECRET", help: "the 42 application's client secret",
+			set: func(c *Config, v string) error { c.IntraClientSecret = v; return nil }},
+		&setting{env: "AUTHD_INTRA_REDIRECT_URI", help: "the callback URL registered with the 42 application",
+			set: func(c *Config, v string) error {
+				if v != "" {
+					if err := checkURL(v); err != nil {
+						return err
+					}
+				}
+				c.IntraRedirectURI = v
+				return nil
+			}},
+		&setting{env: "AUTHD_INTRA_BASE_URL", def: "https://api.intra.42.fr", help: "the 42 provider's base URL",
+			set: func(c *Config, v string) error {
+				if err := checkURL(v); err != nil {
+					return err
+				}
+				c.IntraBaseURL = strings.TrimRight(v, "/")
+				return nil
+			}},
+		&setting{env: "AUTHD_INTRA_AUTO_PROVISION", def: "true", help: "create a user on a first Intra login",
+			set: func(c *Config, v string) error { return parseBool(&c.IntraAutoProvision, v) }},
+		&setting{env: "AUTHD_REGISTRATION", def: "true", help: "serve POST /auth/register/",
+			set: func(c *Config, v string) error { return parseBool(&c.Registration, v) }},
+		&setting{env: "AUTHD_HASH_CONCURRENCY", def: strconv.Itoa(runtime.GOMAXPROCS(0)), help: "password hashes computed at once (each takes 19 MiB); others wait",
+			set: func(c *Config, v string) error { return parsePositive(&c.HashConcurrency, v) }},
+		&setting{env: "AUTHD_SHUTDOWN_TIMEOUT", def: "30s", help: "on SIGTERM, how long in-flight requests may take to finish",
+			set: func(c *Config, v string) error { return parseTTL(&c.ShutdownTimeout, v) }},
+		&setting{env: "AUTHD_LOG_LEVEL", def: "info", help: "debug, info, warn or error",
+			set: func(c *Config, v string) error {
+				switch strings.ToLower(v) {
+				case "debug":
+					c.LogLevel = slog.LevelDebug
+				case "info":
+					c.LogLevel = slog.LevelInfo
+				case "warn":
+					c.LogLevel = slog.LevelWarn
+				case "error":
+					c.LogLevel = slog.LevelError
+				default:
+					return fmt.Errorf("unknown level %q, want debug, info, warn or error", v)
+				}
+				return nil
+			}},
+	)
+	return s
+}
+
+// Register adds a flag for every setting to fs and returns a function that,
+// once fs has parsed its arguments, resolves every setting (flag, then
+// variable, then default) and validates the whole.
+func Register(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) {
+	all := settings()
+	for _, s := range all {
+		s := s
+		fs.Func(Flag(s.env), s.help, func(v string) error {
+			s.flagV = &v
+			return nil
+		})
+	}
+	return func() (Config, error) {
+		c := Config{Rates: make(map[string]throttle.Rate)}
+		for _, s := range all {
+			v := s.def
+			if e := getenv(s.env); e != "" {
+				v = e
+			}
+			if s.flagV != nil {
+				v = *s.flagV
+			}
+			if err := s.set(&c, strings.TrimSpace(v)); err != nil {
+				return Config{}, fmt.Errorf("%s: %w", s.env, err)
+			}
+		}
+		if c.IntraClientID != "" || c.IntraClientSecret != "" || c.IntraRedirectURI != "" {
+			if !c.IntraConfigured() {
+				return Config{}, errors.New("AUTHD_INTRA_CLIENT_ID, AUTHD_INTRA_CLIENT_SECRET and AUTHD_INTRA_REDIRECT_URI must be set together")
+			}
+		}
+		if c.CookieSameSite == http.SameSiteNoneMode && !c.CookieSecure {
+			return Config{}, errors.New("AUTHD_COOKIE_SAMESITE: none needs AUTHD_COOKIE_SECURE=true (browsers drop SameSite=None cookies that are not Secure)")
+		}
+		return c, nil
+	}
+}
+
+// Load parses args with a flag set of its own and resolves the settings.
+func Load(args []string, getenv func(string) string) (Config, error) {
+	fs := flag.NewFlagSet("authd", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	resolve := Register(fs, getenv)
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return resolve()
+}
+
+// PrintSettings writes one entry per setting: variable, flag, default and meaning.
+func PrintSettings(w io.Writer) {
+	for _, s := range settings() {
+		def := s.def
+		if def == "" {
+			def = "unset"
+		}
+		fmt.Fprintf(w, "  %s, --%s (default %s)\n      %s\n", s.env, Flag(s.env), def, s.help)
+	}
+}
+
+func parseTTL(dst *time.Duration, v string) error {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return fmt.Errorf("invalid duration %q, want a Go duration such as 15m or 24h", v)
+	}
+	if d < time.Second {
+		return fmt.Errorf("duration %s is under one second", d)
+	}
+	*dst = d
+	return nil
+}
+
+func parseBool(dst *bool, v string) error {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return fmt.Errorf("invalid boolean %q, want true or false", v)
+	}
+	*dst = b
+	return nil
+}
+
+func parsePositive(dst *int, v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return fmt.Errorf("invalid value %q, want a positive integer", v)
+	}
+	*dst = n
+	return nil
+}
+
+func checkURL(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an absolute http(s) URL", v)
+	}
+	return nil
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
