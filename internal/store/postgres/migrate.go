@@ -1,0 +1,147 @@
+package postgres
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// migrationFiles holds the schema changes, one file each, named
+// NNNN_what.sql and applied in the order of NNNN.
+//
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// migrationLock is the advisory lock key that serialises migrations
+// between processes sharing a database: the bytes "authdmig".
+const migrationLock int64 = 0x61757468646d6967
+
+const createMigrationsTable = `
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+)`
+
+// migration is one schema change.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// loadMigrations returns the embedded migrations in order. Versions start
+// at 1 and have no gaps.
+func loadMigrations() ([]migration, error) {
+	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, name := range names {
+		base := path.Base(name)
+		num, _, ok := strings.Cut(base, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			return nil, fmt.Errorf("migration %s: name is not NNNN_what.sql", base)
+		}
+		sql, err := fs.ReadFile(migrationFiles, name)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: strings.TrimSuffix(base, ".sql"), sql: string(sql)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	for i, m := range ms {
+		if m.version != i+1 {
+			return nil, fmt.Errorf("migration %s: want version %d", m.name, i+1)
+		}
+	}
+	return ms, nil
+}
+
+// Migrate applies the migrations the database lacks and returns how many
+// it applied. Each runs in its own transaction under an advisory lock, so
+// replicas that start at once apply each migration exactly once.
+func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
+	ms, err := loadMigrations()
+	if err != nil {
+		return 0, fmt.Errorf("postgres: migrate: %w", err)
+	}
+	// An up-to-date database needs no lock and no privilege beyond reading.
+	current, err := db.Version(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for _, m := range ms {
+		if m.version <= current {
+			continue
+		}
+		done, err := db.apply(ctx, m)
+		if err != nil {
+			return applied, fmt.Errorf("postgres: migrate to %s: %w", m.name, err)
+		}
+		if done {
+			applied++
+		}
+	}
+	return applied, nil
+}
+
+// apply runs one migration unless another process has run it already, and
+// reports whether it ran it.
+func (db *DB) apply(ctx context.Context, m migration) (bool, error) {
+	var done bool
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrationLock); err != nil {
+			return fmt.Errorf("lock: %w", err)
+		}
+		if _, err := tx.Exec(ctx, createMigrationsTable); err != nil {
+			return fmt.Errorf("create schema_migrations: %w", err)
+		}
+		var exists bool
+		err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)", m.version).Scan(&exists)
+		if err != nil {
+			return fmt.Errorf("read schema_migrations: %w", err)
+		}
+		if exists {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, m.sql); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name)
+		if err != nil {
+			return fmt.Errorf("record version: %w", err)
+		}
+		done = true
+		return nil
+	})
+	return done, err
+}
+
+// Version returns the schema version of the database: the number of the
+// last migration applied, or 0 for a database never migrated.
+func (db *DB) Version(ctx context.Context) (int, error) {
+	var exists bool
+	err := db.pool.QueryRow(ctx, "SELECT to_regclass('schema_migrations') IS NOT NULL").Scan(&exists)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: schema version: %w", err)
+	}
+	if !exists {
+		return 0, nil
+	}
+	var v int
+	err = db.pool.QueryRow(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&v)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: schema version: %w", err)
+	}
+	return v, nil
+}
