@@ -1,0 +1,288 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"authd/internal/config"
+	"authd/internal/httpapi"
+	"authd/internal/intra"
+	"authd/internal/password"
+	"authd/internal/store"
+	"authd/internal/store/postgres"
+	"authd/internal/store/sqlite"
+	"authd/internal/throttle"
+	"authd/internal/throttle/redislimit"
+	"authd/internal/token"
+)
+
+// Server phase limits. Every request body is at most 64 KiB and the
+// slowest handler (a login queued behind the hashing pool, or a callback
+// waiting 10 s on the provider) finishes well inside writeTimeout.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 15 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 120 * time.Second
+	maxHeaderBytes    = 32 << 10
+	sessionSweepEvery = time.Hour
+)
+
+func printUsage(w io.Writer) {
+	fmt.Fprint(w, `authd: authentication service (password login, JWT access tokens, refresh cookie, Log in with 42)
+
+Usage:
+  authd [serve] [settings]                 serve the HTTP API (the default)
+  authd migrate [settings]                 apply pending schema migrations and exit
+  authd user add [--email E] [--password-stdin] [settings] USERNAME
+  authd user passwd [--password-stdin] [settings] USERNAME
+  authd user disable|enable [settings] USERNAME
+  authd user list [settings]
+  authd version
+
+Without --password-stdin the user commands prompt for the password on the
+terminal; with it they read one line from standard input.
+
+Settings: each is an environment variable and a flag of the same name; the
+flag wins over the variable.
+`)
+	config.PrintSettings(w)
+}
+
+// loadConfig parses a command's flags (config's and extra ones registered
+// by the caller on fs) and resolves the settings.
+func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string, stderr io.Writer) (config.Config, error) {
+	fs.SetOutput(io.Discard)
+	resolve := config.Register(fs, getenv)
+	fs.Usage = func() {}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printUsage(stderr)
+			return config.Config{}, err
+		}
+		return config.Config{}, usageError{err.Error() + " (authd -h lists every setting)"}
+	}
+	return resolve()
+}
+
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// openStore opens the configured database and applies pending migrations.
+func openStore(ctx context.Context, dsn string) (store.Store, error) {
+	if isPostgres(dsn) {
+		db, err := postgres.Open(ctx, dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open database %s: %w", redactDSN(dsn), err)
+		}
+		return db, nil
+	}
+	db, err := sqlite.Open(ctx, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", dsn, err)
+	}
+	return db, nil
+}
+
+func isPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// signingKeys returns the configured keys, or the key kept in the
+// database, generating it on the very first start.
+func signingKeys(ctx context.Context, cfg config.Config, st store.Store) ([][]byte, error) {
+	if len(cfg.JWTSecrets) > 0 {
+		return cfg.JWTSecrets, nil
+	}
+	k, err := st.SigningKey(ctx, func() ([]byte, error) {
+		b := make([]byte, 32)
+		_, err := rand.Read(b)
+		return b, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("signing key: %w", err)
+	}
+	return [][]byte{k}, nil
+}
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("authd serve", flag.ContinueOnError)
+	cfg, err := loadConfig(fs, args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("serve takes no arguments, got %q", fs.Arg(0))}
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+
+	st, err := openStore(ctx, cfg.DB)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	keys, err := signingKeys(ctx, cfg, st)
+	if err != nil {
+		return err
+	}
+	issuer, err := token.NewIssuer(cfg.Issuer, keys, nil)
+	if err != nil {
+		return fmt.Errorf("token issuer: %w", err)
+	}
+	var limiter throttle.Limiter = throttle.NewMemory(throttle.MemoryOptions{MaxKeys: cfg.ThrottleMaxKey})
+	var status func() map[string]string
+	if cfg.RedisURL != "" {
+		openCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		rdb, err := redislimit.Open(openCtx, cfg.RedisURL)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("AUTHD_REDIS_URL: %w", err)
+		}
+		defer rdb.Close()
+		f := throttle.NewFailover(redislimit.New(rdb, redislimit.Options{}), limiter, throttle.FailoverOptions{Logger: log})
+		limiter = f
+		status = func() map[string]string {
+			if f.Degraded() {
+				return map[string]string{"throttle": "degraded: redis unreachable, counting in this process"}
+			}
+			return map[string]string{"throttle": "redis"}
+		}
+	}
+	deps := httpapi.Deps{
+		Config:    cfg,
+		Store:     st,
+		Tokens:    issuer,
+		Passwords: password.NewHasher(password.Options{Concurrency: cfg.HashConcurrency}),
+		Limiter:   limiter,
+		Logger:    log,
+		Ready:     map[string]func(context.Context) error{"database": st.Ping},
+		Status:    status,
+	}
+	if cfg.IntraConfigured() {
+		deps.Intra = intra.New(intra.Config{
+			BaseURL:      cfg.IntraBaseURL,
+			ClientID:     cfg.IntraClientID,
+			ClientSecret: cfg.IntraClientSecret,
+			RedirectURI:  cfg.IntraRedirectURI,
+			UserAgent:    "authd/" + version(),
+		})
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("AUTHD_ADDR: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           httpapi.NewServer(deps),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	keySource := "configured"
+	if len(cfg.JWTSecrets) == 0 {
+		keySource = "database"
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "version", version(), "db", redactDSN(cfg.DB),
+		"signing_key", keySource, "intra", cfg.IntraConfigured(), "cookie_secure", cfg.CookieSecure)
+
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	defer stopSweep()
+	go sweepSessions(sweepCtx, st, log)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining in-flight requests", "timeout", cfg.ShutdownTimeout.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// sweepSessions deletes expired sessions now and then, so the table holds
+// only sessions that can still be used or revoked ones not yet expired.
+func sweepSessions(ctx context.Context, st store.Store, log *slog.Logger) {
+	t := time.NewTicker(sessionSweepEvery)
+	defer t.Stop()
+	for {
+		n, err := st.DeleteExpiredSessions(ctx, time.Now())
+		if err != nil && ctx.Err() == nil {
+			log.Warn("deleting expired sessions failed", "cause", err.Error())
+		} else if n > 0 {
+			log.Info("deleted expired sessions", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// redactDSN hides a password in a database URL before it is logged.
+func redactDSN(dsn string) string {
+	if !isPostgres(dsn) {
+		return dsn
+	}
+	at := strings.LastIndexByte(dsn, '@')
+	scheme := strings.Index(dsn, "://")
+	if at < 0 || scheme < 0 {
+		return dsn
+	}
+	userinfo := dsn[scheme+3 : at]
+	if i := strings.IndexByte(userinfo, ':'); i >= 0 {
+		return dsn[:scheme+3] + userinfo[:i] + ":xxxxx" + dsn[at:]
+	}
+	return dsn
+}
+
+// version is the module version stamped by the build, or the VCS revision.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "-dirty"
+			}
+		}
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if rev == "" {
+		return "devel"
+	}
+	return "devel-" + rev + dirty
+}

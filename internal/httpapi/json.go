@@ -1,0 +1,62 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+)
+
+// maxBody is the largest request body read; a larger one is a 413.
+const maxBody = 64 << 10
+
+// decode reads r's body, which must be one JSON object of type T and
+// nothing after it, into dst. Unknown fields are ignored, as the seed's
+// serializers did. Every failure is an *Error a client may see.
+func decode(w http.ResponseWriter, r *http.Request, dst any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			return invalidRequest("The body must be JSON, sent with Content-Type: application/json.")
+		}
+	} else {
+		return invalidRequest("The body must be JSON, sent with Content-Type: application/json.")
+	}
+	body := http.MaxBytesReader(w, r.Body, maxBody)
+	data, err := io.ReadAll(body)
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return &Error{codeRequestTooLarge, fmt.Sprintf("The body is over %d KiB.", maxBody>>10)}
+		}
+		return invalidRequest("The body could not be read.")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(dst); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) && typeErr.Field != "" {
+			return invalidRequest(fmt.Sprintf("The field %q must be a %s.", typeErr.Field, typeErr.Type.Kind()))
+		}
+		return invalidRequest("The body is not a valid JSON object.")
+	}
+	if dec.More() {
+		return invalidRequest("The body has data after its JSON object.")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return invalidRequest("The body has data after its JSON object.")
+	}
+	return nil
+}
+
+// encode writes v as JSON with status.
+func encode(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(true)
+	// A failed write means the client is gone; there is no one to tell.
+	_ = enc.Encode(v)
+}

@@ -1,0 +1,209 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"authd/internal/config"
+	"authd/internal/intra"
+	"authd/internal/password"
+	"authd/internal/store"
+	"authd/internal/store/sqlite"
+	"authd/internal/throttle"
+	"authd/internal/token"
+)
+
+// fakeClock is a clock tests move by hand.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// testParams make hashing cheap in tests; production uses DefaultParams.
+var testParams = password.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}
+
+const testSecret = "test-signing-key-of-at-least-32-bytes!!"
+
+// testConfig is the configuration of a freshly started authd, as config
+// resolves it with no settings at all.
+func testConfig(t *testing.T) config.Config {
+	t.Helper()
+	cfg, err := config.Load(nil, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+type testEnv struct {
+	handler http.Handler
+	clock   *fakeClock
+	store   store.Store
+	tokens  *token.Issuer
+	cfg     config.Config
+	hasher  *password.Hasher
+}
+
+// newTestEnv builds the server over a fresh SQLite database, a fake clock
+// and cheap hashing; edit changes the configuration first.
+func newTestEnv(t *testing.T, edit func(*config.Config)) *testEnv {
+	t.Helper()
+	cfg := testConfig(t)
+	if edit != nil {
+		edit(&cfg)
+	}
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "authd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	clock := &fakeClock{now: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)}
+	issuer, err := token.NewIssuer(cfg.Issuer, [][]byte{[]byte(testSecret)}, clock.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &testEnv{
+		clock:  clock,
+		store:  db,
+		tokens: issuer,
+		cfg:    cfg,
+		hasher: password.NewHasher(password.Options{Params: testParams, Concurrency: 2}),
+	}
+	deps := Deps{
+		Config:    cfg,
+		Store:     db,
+		Tokens:    issuer,
+		Passwords: e.hasher,
+		Limiter:   throttle.NewMemory(throttle.MemoryOptions{Now: clock.Now}),
+		Now:       clock.Now,
+		Ready:     map[string]func(context.Context) error{"database": db.Ping},
+	}
+	if cfg.IntraConfigured() {
+		deps.Intra = intra.New(intra.Config{
+			BaseURL: cfg.IntraBaseURL, ClientID: cfg.IntraClientID,
+			ClientSecret: cfg.IntraClientSecret, RedirectURI: cfg.IntraRedirectURI,
+			UserAgent: "authd-test",
+		})
+		deps.ProviderTimeout = 500 * time.Millisecond
+	}
+	e.handler = NewServer(deps)
+	return e
+}
+
+// request describes one call.
+type request struct {
+	method  string
+	path    string
+	body    string // sent as JSON unless header sets Content-Type
+	bearer  string
+	cookies []*http.Cookie
+	header  map[string]string
+	remote  string // default 192.0.2.1:1234
+}
+
+type response struct {
+	status  int
+	header  http.Header
+	body    map[string]any
+	raw     string
+	cookies map[string]*http.Cookie
+	setRaw  []string
+}
+
+func (e *testEnv) do(t *testing.T, rq request) response {
+	t.Helper()
+	var body io.Reader
+	if rq.body != "" {
+		body = strings.NewReader(rq.body)
+	}
+	req := httptest.NewRequest(rq.method, rq.path, body)
+	if rq.body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range rq.header {
+		req.Header.Set(k, v)
+	}
+	if rq.bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+rq.bearer)
+	}
+	for _, c := range rq.cookies {
+		req.AddCookie(c)
+	}
+	req.RemoteAddr = "192.0.2.1:1234"
+	if rq.remote != "" {
+		req.RemoteAddr = rq.remote
+	}
+	rec := httptest.NewRecorder()
+	e.handler.ServeHTTP(rec, req)
+	res := rec.Result()
+	out := response{status: res.StatusCode, header: res.Header, raw: rec.Body.String(), cookies: map[string]*http.Cookie{}, setRaw: res.Header.Values("Set-Cookie")}
+	if rec.Body.Len() > 0 {
+		if err := json.Unmarshal(rec.Body.Bytes(), &out.body); err != nil {
+			t.Fatalf("%s %s: body is not a JSON object: %q", rq.method, rq.path, rec.Body.String())
+		}
+	}
+	for _, c := range res.Cookies() {
+		out.cookies[c.Name] = c
+	}
+	return out
+}
+
+func (r response) code() string {
+	s, _ := r.body["error"].(string)
+	return s
+}
+
+// mustUser creates a user with a password directly in the store.
+func (e *testEnv) mustUser(t *testing.T, name, pw string) store.User {
+	t.Helper()
+	h, err := e.hasher.Hash(context.Background(), pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := e.store.CreateUser(context.Background(), store.NewUser{Username: name, Email: name + "@example.com", PasswordHash: h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// mustLogin logs in and returns the access token and the refresh cookie.
+func (e *testEnv) mustLogin(t *testing.T, name, pw string) (string, *http.Cookie) {
+	t.Helper()
+	r := e.do(t, request{method: "POST", path: "/auth/login/", body: jsonBody(t, map[string]any{"username": name, "password": pw}), remote: "198.51.100.77:5555"})
+	if r.status != 200 {
+		t.Fatalf("login %s = %d %s", name, r.status, r.raw)
+	}
+	tok, _ := r.body["access_token"].(string)
+	return tok, r.cookies[cookieRefresh]
+}
+
+func jsonBody(t *testing.T, v any) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := json.NewEncoder(&b).Encode(v); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
