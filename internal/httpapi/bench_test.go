@@ -1,0 +1,101 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"authd/internal/config"
+	"authd/internal/password"
+	"authd/internal/store"
+	"authd/internal/store/sqlite"
+	"authd/internal/throttle"
+	"authd/internal/token"
+)
+
+// benchServer is the server with production hashing parameters and
+// throttles out of the way, over a SQLite file holding one user.
+func benchServer(b *testing.B) (http.Handler, *password.Hasher, string) {
+	b.Helper()
+	cfg, err := config.Load(nil, func(string) string { return "" })
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, s := range config.Scopes {
+		cfg.Rates[s] = throttle.Rate{N: 1 << 30, Period: time.Second}
+	}
+	db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	issuer, err := token.NewIssuer("authd", [][]byte{[]byte(testSecret)}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	hasher := password.NewHasher(password.Options{Concurrency: 1})
+	hash, err := hasher.Hash(context.Background(), "bench-password")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := db.CreateUser(context.Background(), store.NewUser{Username: "bench", PasswordHash: hash}); err != nil {
+		b.Fatal(err)
+	}
+	h := NewServer(Deps{Config: cfg, Store: db, Tokens: issuer, Passwords: hasher, Limiter: throttle.NewMemory(throttle.MemoryOptions{})})
+	return h, hasher, hash
+}
+
+// BenchmarkLogin is a whole login request; compare it with
+// BenchmarkLoginHashOnly, the argon2id verification alone, to get the
+// handler's own overhead.
+func BenchmarkLogin(b *testing.B) {
+	h, _, _ := benchServer(b)
+	body := `{"username":"bench","password":"bench-password"}`
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest("POST", "/auth/login/", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			b.Fatalf("login = %d %s", rec.Code, rec.Body)
+		}
+	}
+}
+
+func BenchmarkLoginHashOnly(b *testing.B) {
+	_, hasher, hash := benchServer(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if ok, _, err := hasher.Verify(context.Background(), "bench-password", hash); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+	}
+}
+
+// BenchmarkMe is an authenticated request: token verification, a session
+// and a user lookup.
+func BenchmarkMe(b *testing.B) {
+	h, _, _ := benchServer(b)
+	req := httptest.NewRequest("POST", "/auth/login/", strings.NewReader(`{"username":"bench","password":"bench-password"}`))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	tok := rec.Body.String()
+	tok = tok[strings.Index(tok, `"access_token":"`)+16:]
+	tok = tok[:strings.IndexByte(tok, '"')]
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest("GET", "/auth/me/", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			b.Fatalf("me = %d %s", rec.Code, rec.Body)
+		}
+	}
+}
