@@ -6,7 +6,7 @@ BIN     := bin
 GOFLAGS := -trimpath
 PKGS    := ./...
 
-.PHONY: all build run test test-short e2e load bench lint fmt vet clean
+.PHONY: all build run test test-short e2e cluster load bench lint fmt vet clean
 
 all: build
 
@@ -31,6 +31,10 @@ test-short:
 ## e2e: whole-system tests against real processes (authd, fakeintra) and a headless browser
 e2e: build
 	$(GO) test -tags e2e -count=1 -v ./e2e/...
+
+## cluster: three replicas sharing PostgreSQL and Redis behave as one
+cluster:
+	$(GO) test -tags e2e -count=1 -v ./e2e/cluster/
 
 ## load: vegeta scenarios that verify every throttle rate and cookie transition
 load: build

@@ -150,7 +150,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			return fmt.Errorf("AUTHD_REDIS_URL: %w", err)
 		}
 		defer rdb.Close()
-		f := throttle.NewFailover(redislimit.New(rdb, redislimit.Options{}), limiter, throttle.FailoverOptions{Logger: log})
+		f := throttle.NewFailover(redislimit.New(rdb, redislimit.Options{Prefix: cfg.RedisPrefix}), limiter, throttle.FailoverOptions{Logger: log})
 		limiter = f
 		status = func() map[string]string {
 			if f.Degraded() {

@@ -56,9 +56,10 @@ const MinSecretLen = 32
 
 // Config is the complete, validated configuration.
 type Config struct {
-	Addr     string
-	DB       string // SQLite file path, or a postgres:// URL
-	RedisURL string // empty: the in-process limiter
+	Addr        string
+	DB          string // SQLite file path, or a postgres:// URL
+	RedisURL    string // empty: the in-process limiter
+	RedisPrefix string // prefix of the limiter's Redis keys
 
 	JWTSecrets [][]byte // empty: a key generated once and kept in the database
 	Issuer     string
@@ -133,6 +134,14 @@ func settings() []*setting {
 					}
 				}
 				c.RedisURL = v
+				return nil
+			}},
+		{env: "AUTHD_REDIS_PREFIX", def: "authd:throttle:", help: "prefix of the throttle's Redis keys, so several deployments can share one Redis",
+			set: func(c *Config, v string) error {
+				if v == "" {
+					return errors.New("must not be empty")
+				}
+				c.RedisPrefix = v
 				return nil
 			}},
 		{env: "AUTHD_JWT_SECRET", help: "comma-separated HS256 keys of 32+ bytes each; the first signs, all verify (unset: generated once, kept in the database)",
