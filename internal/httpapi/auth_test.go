@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -341,6 +342,18 @@ func TestDjangoHashIsAcceptedAndReplaced(t *testing.T) {
 	e.mustLogin(t, "legacy", "django-password")
 }
 
+func TestPanicIsA500WithoutItsCause(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, nil)
+	s := &Server{Deps: Deps{Logger: e.handler.(*Server).Logger}}
+	h := s.withRecover(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("secret detail") }))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if rec.Code != 500 || strings.Contains(rec.Body.String(), "secret detail") || !strings.Contains(rec.Body.String(), codeInternal) {
+		t.Errorf("panic answered %d %s, want 500 internal_error without the cause", rec.Code, rec.Body)
+	}
+}
+
 func TestHealthAndReadiness(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, nil)
@@ -354,9 +367,9 @@ func TestHealthAndReadiness(t *testing.T) {
 	if r := e.do(t, request{method: "GET", path: "/readyz"}); r.status != 503 || r.code() != codeNotReady {
 		t.Errorf("readyz with the database closed = %d %s, want 503 not_ready", r.status, r.raw)
 	}
-	// A broken store is our fault: 500 without the cause.
+	// A store that fails is a 503 the client may retry, without the cause.
 	r := e.do(t, request{method: "POST", path: "/auth/login/", body: `{"username":"alice","password":"alice-password"}`})
-	if r.status != 500 || r.code() != codeInternal || strings.Contains(r.raw, "sql") {
-		t.Errorf("login with the database closed = %d %s, want 500 internal_error without the cause", r.status, r.raw)
+	if r.status != 503 || r.code() != codeUnavailable || r.header.Get("Retry-After") == "" || strings.Contains(r.raw, "sql") {
+		t.Errorf("login with the database closed = %d %s, want 503 unavailable with Retry-After, without the cause", r.status, r.raw)
 	}
 }

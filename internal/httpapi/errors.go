@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 )
 
@@ -30,6 +31,7 @@ const (
 	codeMethodNotAllowed    = "method_not_allowed"
 	codeRequestTooLarge     = "request_too_large"
 	codeNotReady            = "not_ready"
+	codeUnavailable         = "unavailable"
 	codeInternal            = "internal_error"
 
 	codeIntraNotConfigured = "intra_not_configured"
@@ -55,6 +57,7 @@ var statusOf = map[string]int{
 	codeMethodNotAllowed:    http.StatusMethodNotAllowed,
 	codeRequestTooLarge:     http.StatusRequestEntityTooLarge,
 	codeNotReady:            http.StatusServiceUnavailable,
+	codeUnavailable:         http.StatusServiceUnavailable,
 	codeInternal:            http.StatusInternalServerError,
 
 	codeIntraNotConfigured: http.StatusInternalServerError,
@@ -81,19 +84,33 @@ var (
 
 func invalidRequest(detail string) *Error { return &Error{codeInvalidRequest, detail} }
 
-// writeError answers with err. An *Error is written as it is; anything
-// else is logged with the request's id and answered with internal_error,
-// never showing the cause.
+// panicError is a handler's panic, recovered.
+type panicError struct{ value any }
+
+func (p panicError) Error() string { return fmt.Sprintf("panic: %v", p.value) }
+
+// writeError answers with err. An *Error is written as it is. Anything
+// else is logged with the request's id, never shown: a recovered panic is
+// a 500 internal_error; any other failure is one of a dependency (the
+// database, the shared limiter) and a 503 unavailable with Retry-After,
+// since the same request can succeed once it is back.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var e *Error
 	if !errors.As(err, &e) {
-		if r.Context().Err() != nil {
+		var p panicError
+		switch {
+		case r.Context().Err() != nil:
 			// The client went away; nobody reads the answer.
 			s.logger(r).Info("request abandoned by client", "cause", err.Error())
-		} else {
+			e = &Error{codeUnavailable, "The request was abandoned."}
+		case errors.As(err, &p):
 			s.logger(r).Error("internal error", "cause", err.Error())
+			e = &Error{codeInternal, "The server failed to handle the request; it has been logged."}
+		default:
+			s.logger(r).Error("dependency failed", "cause", err.Error())
+			w.Header().Set("Retry-After", "5")
+			e = &Error{codeUnavailable, "The service is temporarily unavailable; try again shortly."}
 		}
-		e = &Error{codeInternal, "The server failed to handle the request; it has been logged."}
 	}
 	status, ok := statusOf[e.Code]
 	if !ok {

@@ -169,7 +169,7 @@ func (s *Server) withRecover(next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				s.writeError(w, r, fmt.Errorf("panic: %v", v))
+				s.writeError(w, r, panicError{v})
 			}
 		}()
 		next.ServeHTTP(w, r)
