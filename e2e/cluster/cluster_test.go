@@ -33,6 +33,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"authd/fakeintra"
+	"authd/internal/testservice"
 )
 
 const (
@@ -49,16 +50,6 @@ type replica struct {
 	logs *bytes.Buffer
 }
 
-// env names a service under test, from the environment first; absent
-// outside CI the test skips, under CI it fails.
-func env(t *testing.T, name, fallback string) string {
-	t.Helper()
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return fallback
-}
-
 func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
@@ -69,12 +60,12 @@ func randomHex(n int) string {
 // test ends; it returns its URL.
 func mustDatabase(t *testing.T) string {
 	t.Helper()
-	admin := env(t, "AUTHD_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
+	admin := testservice.PostgresURL(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
-		unavailable(t, "PostgreSQL (AUTHD_TEST_POSTGRES_URL)", err)
+		t.Fatalf("connect to %s: %v", testservice.PostgresVar, err)
 	}
 	name := "authd_cluster_" + randomHex(6)
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
@@ -106,18 +97,12 @@ func mustDatabase(t *testing.T) string {
 // whose keys are deleted when the test ends.
 func mustRedis(t *testing.T) (string, string) {
 	t.Helper()
-	raw := env(t, "AUTHD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+	raw := testservice.RedisURL(t)
 	opts, err := redis.ParseURL(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := redis.NewClient(opts)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		c.Close()
-		unavailable(t, "Redis (AUTHD_TEST_REDIS_URL)", err)
-	}
 	prefix := "authd-test:cluster:" + randomHex(6) + ":"
 	t.Cleanup(func() {
 		defer c.Close()
@@ -128,14 +113,6 @@ func mustRedis(t *testing.T) (string, string) {
 		}
 	})
 	return raw, prefix
-}
-
-func unavailable(t *testing.T, what string, err error) {
-	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s does not answer under CI: %v", what, err)
-	}
-	t.Skipf("%s does not answer (%v); set the variable to a server to run the replica test", what, err)
 }
 
 // mustBuild compiles authd once into the test's temporary folder.

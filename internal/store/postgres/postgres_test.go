@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -18,54 +17,18 @@ import (
 
 	"authd/internal/store"
 	"authd/internal/store/storetest"
+	"authd/internal/testservice"
 )
 
-// The tests run against a PostgreSQL server named by this variable, or
-// else against a local one with trust authentication.
-const urlVariable = "AUTHD_TEST_POSTGRES_URL"
-
-var localURLs = []string{
-	"postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
-	"postgres://root@127.0.0.1:5432/postgres?sslmode=disable",
-}
-
-var admin struct {
-	once sync.Once
-	url  string
-	err  error // why no server is available
-}
+// The tests run against the PostgreSQL server testservice finds: the one
+// named by this variable, a local one, or a throwaway container.
+const urlVariable = testservice.PostgresVar
 
 // adminURL returns the URL of a server on which the tests may create
-// databases, or skips the test when there is none.
+// databases, or skips the test when there is none (fails under CI).
 func adminURL(t *testing.T) string {
 	t.Helper()
-	admin.once.Do(func() {
-		if u := os.Getenv(urlVariable); u != "" {
-			if err := probe(u); err != nil {
-				admin.err = fmt.Errorf("%s is set but its server does not answer: %w", urlVariable, err)
-				return
-			}
-			admin.url = u
-			return
-		}
-		for _, u := range localURLs {
-			if probe(u) == nil {
-				admin.url = u
-				return
-			}
-		}
-	})
-	if admin.err != nil {
-		t.Fatal(admin.err)
-	}
-	if admin.url == "" && os.Getenv("CI") != "" {
-		t.Fatalf("no PostgreSQL server answers under CI: set %s", urlVariable)
-	}
-	if admin.url == "" {
-		t.Skipf("no PostgreSQL server: set %s to a postgres:// URL of a role that may create databases, "+
-			"e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", urlVariable)
-	}
-	return admin.url
+	return testservice.PostgresURL(t)
 }
 
 // probe reports whether a server answers at the URL within 3 seconds.
