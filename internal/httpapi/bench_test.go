@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,8 +12,12 @@ import (
 
 	"authd/internal/config"
 	"authd/internal/password"
+	"github.com/jackc/pgx/v5"
+
 	"authd/internal/store"
+	"authd/internal/store/postgres"
 	"authd/internal/store/sqlite"
+	"authd/internal/testservice"
 	"authd/internal/throttle"
 	"authd/internal/token"
 )
@@ -21,6 +26,17 @@ import (
 // throttles out of the way, over a SQLite file holding one user.
 func benchServer(b *testing.B) (http.Handler, *password.Hasher, string) {
 	b.Helper()
+	db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	return benchServerOn(b, db)
+}
+
+// benchServerOn is benchServer over the given store.
+func benchServerOn(b *testing.B, db store.Store) (http.Handler, *password.Hasher, string) {
+	b.Helper()
 	cfg, err := config.Load(nil, func(string) string { return "" })
 	if err != nil {
 		b.Fatal(err)
@@ -28,11 +44,6 @@ func benchServer(b *testing.B) (http.Handler, *password.Hasher, string) {
 	for _, s := range config.Scopes {
 		cfg.Rates[s] = throttle.Rate{N: 1 << 30, Period: time.Second}
 	}
-	db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
 	issuer, err := token.NewIssuer("authd", [][]byte{[]byte(testSecret)}, nil)
 	if err != nil {
 		b.Fatal(err)
@@ -98,4 +109,64 @@ func BenchmarkMe(b *testing.B) {
 			b.Fatalf("me = %d %s", rec.Code, rec.Body)
 		}
 	}
+}
+
+// BenchmarkRefresh is a refresh on SQLite and on PostgreSQL: a token
+// verification, a session and a user lookup, and a signature.
+func BenchmarkRefresh(b *testing.B) {
+	b.Run("sqlite", func(b *testing.B) {
+		h, _, _ := benchServer(b)
+		benchRefresh(b, h)
+	})
+	b.Run("postgres", func(b *testing.B) {
+		h, _, _ := benchServerOn(b, mustPostgres(b))
+		benchRefresh(b, h)
+	})
+}
+
+func benchRefresh(b *testing.B, h http.Handler) {
+	req := httptest.NewRequest("POST", "/auth/login/", strings.NewReader(`{"username":"bench","password":"bench-password"}`))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	cookie := rec.Result().Cookies()[0]
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		req := httptest.NewRequest("POST", "/auth/refresh/", nil)
+		req.AddCookie(cookie)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			b.Fatalf("refresh = %d %s", rec.Code, rec.Body)
+		}
+	}
+}
+
+// mustPostgres opens a store on a fresh PostgreSQL database, dropped at the end.
+func mustPostgres(b *testing.B) store.Store {
+	b.Helper()
+	admin := testservice.PostgresURL(b)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		b.Fatal(err)
+	}
+	name := "authd_bench_" + strings.ToLower(randomID(6))
+	name = strings.NewReplacer("-", "_").Replace(name)
+	if _, err := conn.Exec(ctx, `CREATE DATABASE "`+name+`"`); err != nil {
+		b.Fatal(err)
+	}
+	u, _ := url.Parse(admin)
+	u.Path = "/" + name
+	db, err := postgres.Open(ctx, u.String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		db.Close()
+		conn.Exec(ctx, `DROP DATABASE "`+name+`" WITH (FORCE)`)
+		conn.Close(ctx)
+	})
+	return db
 }
