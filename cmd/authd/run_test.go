@@ -246,3 +246,5 @@ func TestRunRejectsBadSettings(t *testing.T) {
 		t.Errorf("run -h = %v, want flag.ErrHelp", err)
 	}
 }
+
+func newTestClient() *http.Client { return &http.Client{Timeout: 20 * time.Second} }
