@@ -40,9 +40,12 @@ cluster:
 load: build
 	$(GO) run ./loadtest
 
-## bench: the Go benchmarks of the hot paths
+## bench: the Go benchmarks of the hot paths, repeated for benchstat
+##        (go run golang.org/x/perf/cmd/benchstat@latest old.txt new.txt)
+BENCH_COUNT ?= 6
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
+	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) \
+		./internal/token/ ./internal/throttle/... ./internal/password/ ./internal/httpapi/ ./internal/store/...
 
 ## lint: formatting and vet
 lint: vet
