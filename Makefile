@@ -6,14 +6,15 @@ BIN     := bin
 GOFLAGS := -trimpath
 PKGS    := ./...
 
-.PHONY: all build run test test-short e2e cluster load bench lint fmt vet clean
+.PHONY: all build run test test-short e2e demo cluster load bench lint fmt vet clean
 
 all: build
 
-## build: static binaries bin/authd and bin/fakeintra (no cgo)
+## build: static binaries bin/authd, bin/fakeintra and bin/authd-demo (no cgo)
 build:
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS) -o $(BIN)/authd ./cmd/authd
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS) -o $(BIN)/fakeintra ./cmd/fakeintra
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS) -o $(BIN)/authd-demo ./cmd/authd-demo
 
 ## run: serve on :8000 with authd.db in the current folder, no configuration needed
 run:
@@ -28,9 +29,24 @@ test: vet
 test-short:
 	$(GO) test -count=1 $(PKGS)
 
-## e2e: whole-system tests against real processes (authd, fakeintra) and a headless browser
+## e2e: whole-system tests against real processes, headless Chromium and three
+##      replicas on PostgreSQL and Redis; logs and screenshots in e2e/out/
 e2e: build
-	$(GO) test -tags e2e -count=1 -v ./e2e/...
+	AUTHD_E2E_BIN=$(CURDIR)/$(BIN) $(GO) test -tags e2e -count=1 -timeout 10m -v ./e2e/...
+
+## demo: authd, the fake 42 provider and a demo page; open http://localhost:8080/
+DEMO_CALLBACK := http://localhost:8080/oauth2/intra/callback/
+demo: build
+	@echo "demo: open http://localhost:8080/ (Ctrl-C stops all three)"
+	@./$(BIN)/fakeintra -redirect-uri $(DEMO_CALLBACK) >/dev/null & fake=$$!; \
+	AUTHD_ADDR=127.0.0.1:8000 AUTHD_DB=demo.db AUTHD_COOKIE_SECURE=false \
+	AUTHD_INTRA_BASE_URL=http://127.0.0.1:9042 \
+	AUTHD_INTRA_CLIENT_ID=u-s4t2ud-5d1f0e7c3b2a49687f6e5d4c3b2a19080f1e2d3c4b5a69788796a5b4c3d2e1f0 \
+	AUTHD_INTRA_CLIENT_SECRET=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 \
+	AUTHD_INTRA_REDIRECT_URI=$(DEMO_CALLBACK) \
+	./$(BIN)/authd serve & authd=$$!; \
+	trap 'kill $$fake $$authd 2>/dev/null; wait' EXIT INT TERM; \
+	./$(BIN)/authd-demo -addr 127.0.0.1:8080 -authd http://127.0.0.1:8000
 
 ## cluster: three replicas sharing PostgreSQL and Redis behave as one
 cluster:
@@ -54,6 +70,7 @@ lint: vet
 
 vet:
 	$(GO) vet $(PKGS)
+	$(GO) vet -tags e2e ./e2e/...
 
 fmt:
 	gofmt -w .

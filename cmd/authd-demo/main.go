@@ -1,0 +1,229 @@
+// Command authd-demo serves a small web page that uses authd the way a
+// browser front end should: from the same origin as the API. It serves the
+// page and passes /auth/, /oauth2/, /healthz and /readyz through a reverse
+// proxy to authd, so the browser sees one origin, sends the HttpOnly
+// cookies with its calls and never handles a refresh or Intra token
+// itself.
+//
+// It prints the address it listens on as the first line of its standard
+// output, so that a test can start it with -addr 127.0.0.1:0.
+//
+// When the 42 provider sends the browser back to the callback, authd
+// answers JSON; a front end's server turns that into a page. This one
+// answers the browser's navigation with a redirect to its page,
+// /?intra=ok or /?intra=<error code>, keeping authd's Set-Cookie headers.
+// Calls made with fetch get authd's answer unchanged.
+package main
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+	case errors.As(err, new(usageError)):
+		fmt.Fprintln(os.Stderr, "authd-demo:", err)
+		os.Exit(2)
+	default:
+		fmt.Fprintln(os.Stderr, "authd-demo:", err)
+		os.Exit(1)
+	}
+}
+
+// usageError is a mistake in the command line.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+const (
+	readHeaderTimeout = 5 * time.Second
+	// writeTimeout leaves room for a callback that waits 10 s on the provider.
+	writeTimeout = 30 * time.Second
+	idleTimeout  = 2 * time.Minute
+	drainTimeout = 10 * time.Second
+)
+
+// apiPrefixes are the paths passed to authd; everything else is the page.
+var apiPrefixes = []string{"/auth/", "/oauth2/", "/healthz", "/readyz"}
+
+const callbackPath = "/oauth2/intra/callback/"
+
+//go:embed static
+var static embed.FS
+
+// run is the whole program: main gives it the process's pieces, tests give
+// it their own. It serves until ctx is done, then drains.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fset := flag.NewFlagSet("authd-demo", flag.ContinueOnError)
+	fset.SetOutput(stderr)
+	addr := fset.String("addr", "127.0.0.1:8080", "`address` to listen on; port 0 picks a free one")
+	api := fset.String("authd", "http://127.0.0.1:8000", "base `URL` of authd, where the API calls are passed")
+	fset.Usage = func() {
+		fmt.Fprint(fset.Output(), `Usage: authd-demo [flags]
+
+authd-demo serves a demo page that logs in with a password or with 42
+through authd, from the same origin as the API (a reverse proxy passes
+/auth/, /oauth2/, /healthz and /readyz to authd). authd's Intra redirect
+URI must be this origin's /oauth2/intra/callback/.
+
+Flags:
+`)
+		fset.PrintDefaults()
+	}
+	if err := fset.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	if fset.NArg() > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q", fset.Arg(0))}
+	}
+	upstream, err := url.Parse(*api)
+	if err != nil || (upstream.Scheme != "http" && upstream.Scheme != "https") || upstream.Host == "" {
+		return usageError{fmt.Sprintf("-authd %q: want a base URL such as http://127.0.0.1:8000", *api)}
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("-addr: %w", err)
+	}
+	errLog := log.New(stderr, "authd-demo: ", 0)
+	srv := &http.Server{
+		Handler:           newHandler(upstream, errLog),
+		ReadHeaderTimeout: readHeaderTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		ErrorLog:          errLog,
+	}
+	fmt.Fprintln(stdout, ln.Addr().String())
+	fmt.Fprintf(stderr, "authd-demo: serving http://%s/ with the API of %s\n", ln.Addr(), upstream)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	drain, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	defer cancel()
+	if err := srv.Shutdown(drain); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// newHandler serves the page and passes the API's paths to upstream.
+func newHandler(upstream *url.URL, errLog *log.Logger) http.Handler {
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(upstream)
+			// authd compares a request's Origin with the Host the browser
+			// used, to refuse cross-site calls: keep it.
+			pr.Out.Host = pr.In.Host
+			pr.SetXForwarded()
+		},
+		ModifyResponse: backToPage,
+		ErrorLog:       errLog,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			errLog.Printf("%s %s: %v", r.Method, r.URL.Path, err)
+			writeJSON(w, http.StatusBadGateway, map[string]string{
+				"error":  "authd_unavailable",
+				"detail": "authd did not answer the demo's proxy; is it running?",
+			})
+		},
+	}
+	mux := http.NewServeMux()
+	for _, p := range apiPrefixes {
+		mux.Handle(p, proxy)
+	}
+	page, err := fs.Sub(static, "static")
+	if err != nil {
+		panic(err) // the embedded folder is part of the binary
+	}
+	files := http.FileServerFS(page)
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		h := w.Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		files.ServeHTTP(w, r)
+	}))
+	return mux
+}
+
+// backToPage turns authd's answer to the browser's arrival at the callback
+// (a top-level navigation, not a fetch) into a redirect to the page, which
+// then shows the outcome. The cookies authd sets or clears are kept.
+func backToPage(resp *http.Response) error {
+	r := resp.Request
+	if r.URL.Path != callbackPath || r.Method != http.MethodGet || !isNavigation(r) {
+		return nil
+	}
+	outcome := "ok"
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&e) == nil && e.Error != "" {
+			outcome = e.Error
+		} else {
+			outcome = strconv.Itoa(resp.StatusCode)
+		}
+	}
+	resp.Body.Close()
+	resp.StatusCode = http.StatusSeeOther
+	resp.Status = ""
+	resp.Header.Del("Content-Type")
+	resp.Header.Del("Content-Length")
+	resp.Header.Set("Location", "/?intra="+url.QueryEscape(outcome))
+	resp.Body = http.NoBody
+	resp.ContentLength = 0
+	return nil
+}
+
+// isNavigation reports whether the browser is loading a page, rather than
+// a script fetching data.
+func isNavigation(r *http.Request) bool {
+	if m := r.Header.Get("Sec-Fetch-Mode"); m != "" {
+		return m == "navigate"
+	}
+	return strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}

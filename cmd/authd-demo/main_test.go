@@ -1,0 +1,240 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// seen is what the fake authd received from the proxy.
+type seen struct {
+	Method, Path, Query, Host, Forwarded, Cookie, Body string
+}
+
+// mustUpstream starts a stand-in for authd that records each request and
+// answers the callback as authd does: state checked, api_token set,
+// state_token cleared.
+func mustUpstream(t *testing.T) (*url.URL, <-chan seen) {
+	t.Helper()
+	got := make(chan seen, 16)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		got <- seen{r.Method, r.URL.Path, r.URL.RawQuery, r.Host, r.Header.Get("X-Forwarded-For"), r.Header.Get("Cookie"), string(body)}
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case callbackPath:
+			http.SetCookie(w, &http.Cookie{Name: "state_token", Path: "/", MaxAge: -1, HttpOnly: true})
+			if r.URL.Query().Get("state") != "good" {
+				w.WriteHeader(http.StatusForbidden)
+				io.WriteString(w, `{"error":"invalid_state","detail":"The state does not match."}`)
+				return
+			}
+			http.SetCookie(w, &http.Cookie{Name: "api_token", Value: "signed", Path: "/", MaxAge: 300, HttpOnly: true})
+			io.WriteString(w, `{"detail":"Intra identity received."}`)
+		case "/auth/login/":
+			http.SetCookie(w, &http.Cookie{Name: "refresh_token", Value: "r", Path: "/", MaxAge: 86400, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+			io.WriteString(w, `{"access_token":"a","token_type":"Bearer","expires_in":900}`)
+		default:
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, `{"error":"not_found","detail":"No such endpoint."}`)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	return u, got
+}
+
+func mustDemo(t *testing.T, upstream *url.URL) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(newHandler(upstream, log.New(io.Discard, "", 0)))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// noRedirects is a client that shows redirects instead of following them.
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+func mustDo(t *testing.T, req *http.Request) (*http.Response, string) {
+	t.Helper()
+	resp, err := noRedirects.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, string(b)
+}
+
+func TestPage(t *testing.T) {
+	up, _ := mustUpstream(t)
+	demo := mustDemo(t, up)
+	for _, tc := range []struct {
+		path, contentType string
+		contains          []string
+	}{
+		{"/", "text/html", []string{`id="login"`, "Log in with 42", `src="/app.js"`}},
+		{"/app.js", "text/javascript", []string{`"/auth/login/"`, `"/oauth2/intra/url/"`, `"/oauth2/intra/link/"`}},
+		{"/style.css", "text/css", []string{"body"}},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", demo.URL+tc.path, nil)
+			resp, body := mustDo(t, req)
+			if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), tc.contentType) {
+				t.Fatalf("GET %s = %d %q, want 200 %s", tc.path, resp.StatusCode, resp.Header.Get("Content-Type"), tc.contentType)
+			}
+			for _, s := range tc.contains {
+				if !strings.Contains(body, s) {
+					t.Errorf("GET %s lacks %s", tc.path, s)
+				}
+			}
+			if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") {
+				t.Errorf("Content-Security-Policy = %q", csp)
+			}
+		})
+	}
+	req, _ := http.NewRequest("GET", demo.URL+"/nothing-here", nil)
+	if resp, _ := mustDo(t, req); resp.StatusCode != 404 {
+		t.Errorf("GET /nothing-here = %d, want 404", resp.StatusCode)
+	}
+}
+
+func TestProxyPassesCallsThrough(t *testing.T) {
+	up, got := mustUpstream(t)
+	demo := mustDemo(t, up)
+	req, _ := http.NewRequest("POST", demo.URL+"/auth/login/", strings.NewReader(`{"username":"alice","password":"pw"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Host = "demo.test"
+	req.AddCookie(&http.Cookie{Name: "refresh_token", Value: "old"})
+	resp, body := mustDo(t, req)
+	if resp.StatusCode != 200 || !strings.Contains(body, `"access_token":"a"`) {
+		t.Fatalf("login through the proxy = %d %s", resp.StatusCode, body)
+	}
+	if sc := resp.Header.Get("Set-Cookie"); !strings.HasPrefix(sc, "refresh_token=r;") || !strings.Contains(sc, "HttpOnly") {
+		t.Errorf("Set-Cookie = %q, want authd's refresh_token as it was", sc)
+	}
+	want := seen{Method: "POST", Path: "/auth/login/", Host: "demo.test", Forwarded: "127.0.0.1",
+		Cookie: "refresh_token=old", Body: `{"username":"alice","password":"pw"}`}
+	if diff := cmp.Diff(want, <-got); diff != "" {
+		t.Errorf("authd received (-want +got):\n%s", diff)
+	}
+}
+
+func TestCallback(t *testing.T) {
+	up, got := mustUpstream(t)
+	demo := mustDemo(t, up)
+	for _, tc := range []struct {
+		name            string
+		state           string
+		header          map[string]string
+		status          int
+		location        string
+		setCookiePrefix []string
+	}{
+		{"navigation, success", "good", map[string]string{"Sec-Fetch-Mode": "navigate"}, 303, "/?intra=ok",
+			[]string{"state_token=;", "api_token=signed;"}},
+		{"navigation, error", "bad", map[string]string{"Sec-Fetch-Mode": "navigate"}, 303, "/?intra=invalid_state",
+			[]string{"state_token=;"}},
+		{"navigation without Sec-Fetch headers", "good", map[string]string{"Accept": "text/html,*/*"}, 303, "/?intra=ok",
+			[]string{"state_token=;", "api_token=signed;"}},
+		{"fetch", "good", map[string]string{"Sec-Fetch-Mode": "cors"}, 200, "",
+			[]string{"state_token=;", "api_token=signed;"}},
+		{"fetch, error", "bad", map[string]string{"Sec-Fetch-Mode": "cors"}, 403, "",
+			[]string{"state_token=;"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", demo.URL+callbackPath+"?code=c&state="+tc.state, nil)
+			for k, v := range tc.header {
+				req.Header.Set(k, v)
+			}
+			resp, _ := mustDo(t, req)
+			<-got
+			if resp.StatusCode != tc.status || resp.Header.Get("Location") != tc.location {
+				t.Errorf("callback = %d Location %q, want %d %q", resp.StatusCode, resp.Header.Get("Location"), tc.status, tc.location)
+			}
+			cookies := resp.Header.Values("Set-Cookie")
+			if len(cookies) != len(tc.setCookiePrefix) {
+				t.Fatalf("Set-Cookie = %q, want %d of them", cookies, len(tc.setCookiePrefix))
+			}
+			for i, p := range tc.setCookiePrefix {
+				if !strings.HasPrefix(cookies[i], p) {
+					t.Errorf("Set-Cookie[%d] = %q, want it to start with %q", i, cookies[i], p)
+				}
+			}
+		})
+	}
+}
+
+func TestAuthdDown(t *testing.T) {
+	up, _ := url.Parse("http://127.0.0.1:1") // nothing listens on port 1
+	demo := mustDemo(t, up)
+	req, _ := http.NewRequest("POST", demo.URL+"/auth/refresh/", nil)
+	resp, body := mustDo(t, req)
+	var e struct{ Error string }
+	json.Unmarshal([]byte(body), &e)
+	if resp.StatusCode != 502 || e.Error != "authd_unavailable" {
+		t.Errorf("refresh with authd down = %d %s, want 502 authd_unavailable", resp.StatusCode, body)
+	}
+}
+
+func TestRun(t *testing.T) {
+	up, got := mustUpstream(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := run(ctx, []string{"-addr", "127.0.0.1:0", "-authd", up.String()}, pw, io.Discard)
+		pw.CloseWithError(errors.New("run returned"))
+		done <- err
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("no address line: %v", err)
+	}
+	go io.Copy(io.Discard, pr)
+	base := "http://" + strings.TrimSpace(line)
+	req, _ := http.NewRequest("GET", base+"/healthz", nil)
+	if resp, _ := mustDo(t, req); resp.StatusCode != 404 {
+		t.Errorf("GET /healthz through the proxy = %d, want the upstream's 404", resp.StatusCode)
+	}
+	if s := <-got; s.Path != "/healthz" {
+		t.Errorf("upstream got %s, want /healthz", s.Path)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run after cancel = %v, want nil", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return after its context was cancelled")
+	}
+}
+
+func TestFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-authd", "127.0.0.1:8000"},
+		{"-authd", "ftp://host/"},
+		{"extra"},
+		{"-nope"},
+	} {
+		err := run(context.Background(), args, io.Discard, io.Discard)
+		if !errors.As(err, new(usageError)) {
+			t.Errorf("run(%q) = %v, want a usage error", args, err)
+		}
+	}
+}

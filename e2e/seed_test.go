@@ -1,0 +1,456 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// endpoint is one row of the seed's table (testdata/seed/endpoints.json).
+type endpoint struct {
+	Name         string   `json:"name"`
+	Section      string   `json:"section"`
+	Path         string   `json:"path"`
+	Method       string   `json:"method"`
+	Permission   string   `json:"permission"` // "None" or "User"
+	Throttle     string   `json:"throttle"`
+	QueryParams  []string `json:"query_params"`
+	JSONParams   []string `json:"json_params"`
+	ReturnValues []string `json:"return_values"`
+	ReturnCodes  []int    `json:"return_codes"`
+	CookiesSet   []string `json:"cookies_set"`
+	CookiesUnset []string `json:"cookies_unset"`
+}
+
+// cookieRule is the contract's attributes of a cookie
+// (testdata/seed/cookies.json).
+type cookieRule struct {
+	HTTPOnly bool   `json:"http_only"`
+	SameSite string `json:"same_site"`
+	Path     string `json:"path"`
+	MaxAge   int    `json:"max_age"`
+	MaxAgeIs string `json:"max_age_is"`
+}
+
+// seed is the seed's table and the contract's cookie attributes.
+type seed struct {
+	endpoints []endpoint
+	cookies   map[string]cookieRule
+}
+
+// mustSeed reads testdata/seed, refusing unknown fields so that a typo in
+// the data cannot turn a check off.
+func mustSeed(t *testing.T) seed {
+	t.Helper()
+	var s seed
+	mustReadJSON(t, "endpoints.json", &s.endpoints)
+	mustReadJSON(t, "cookies.json", &s.cookies)
+	if len(s.endpoints) != 7 {
+		t.Fatalf("endpoints.json has %d endpoints, the seed 7", len(s.endpoints))
+	}
+	for _, e := range s.endpoints {
+		for _, c := range slices.Concat(e.CookiesSet, e.CookiesUnset) {
+			if _, ok := s.cookies[c]; !ok {
+				t.Fatalf("%s: cookie %s has no attributes in cookies.json", e.Name, c)
+			}
+		}
+		if _, _, err := parseRate(e.Throttle); err != nil {
+			t.Fatalf("%s: %v", e.Name, err)
+		}
+	}
+	return s
+}
+
+func mustReadJSON(t *testing.T, name string, v any) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot, "testdata", "seed", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		t.Fatalf("testdata/seed/%s: %v", name, err)
+	}
+}
+
+// endpoint returns the row of a path.
+func (s seed) endpoint(t *testing.T, path string) endpoint {
+	t.Helper()
+	for _, e := range s.endpoints {
+		if e.Path == path {
+			return e
+		}
+	}
+	t.Fatalf("the seed has no endpoint %s", path)
+	return endpoint{}
+}
+
+// apply returns the cookies a user agent holds after a successful call of
+// e, starting from held: the seed's "Cookie set" added, "Cookie unset"
+// removed.
+func (e endpoint) apply(held []string) []string {
+	out := slices.DeleteFunc(slices.Clone(held), func(c string) bool { return slices.Contains(e.CookiesUnset, c) })
+	for _, c := range e.CookiesSet {
+		if !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// parseRate reads a throttle rate such as 6/minute.
+func parseRate(s string) (int, time.Duration, error) {
+	n, unit, ok := strings.Cut(s, "/")
+	count, err := strconv.Atoi(n)
+	if !ok || err != nil || count < 1 {
+		return 0, 0, fmt.Errorf("throttle %q: want N/period", s)
+	}
+	periods := map[string]time.Duration{"second": time.Second, "minute": time.Minute, "hour": time.Hour, "day": 24 * time.Hour}
+	p, ok := periods[unit]
+	if !ok {
+		return 0, 0, fmt.Errorf("throttle %q: unknown period %q", s, unit)
+	}
+	return count, p, nil
+}
+
+const seedPassword = "seed table password"
+
+// reach brings a user agent to where each seed endpoint succeeds and
+// returns the values of the endpoint's parameters by name, with the
+// Bearer token under "bearer". It is the only knowledge of the endpoints
+// the seed table test has beyond the data.
+var reach = map[string]func(b *browser) map[string]string{
+	"/auth/login/": func(b *browser) map[string]string {
+		b.mustRegister("seed_login", seedPassword)
+		return map[string]string{"username": "seed_login", "password": seedPassword}
+	},
+	"/auth/logout/": func(b *browser) map[string]string {
+		b.mustRegister("seed_logout", seedPassword)
+		return map[string]string{"bearer": b.mustLogin("seed_logout", seedPassword)}
+	},
+	"/auth/refresh/": func(b *browser) map[string]string {
+		b.mustRegister("seed_refresh", seedPassword)
+		b.mustLogin("seed_refresh", seedPassword)
+		return nil
+	},
+	"/oauth2/intra/url/": func(b *browser) map[string]string {
+		return nil
+	},
+	"/oauth2/intra/callback/": func(b *browser) map[string]string {
+		back, err := url.Parse(b.mustAuthorize(b.mustIntraURL(), "gfavre"))
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		return map[string]string{"code": back.Query().Get("code"), "state": back.Query().Get("state")}
+	},
+	"/oauth2/intra/login/": func(b *browser) map[string]string {
+		b.mustIntraIdentity("jdoe")
+		return nil
+	},
+	"/oauth2/intra/link/": func(b *browser) map[string]string {
+		b.mustRegister("seed_link", seedPassword)
+		access := b.mustLogin("seed_link", seedPassword)
+		b.mustIntraIdentity("tnguyen")
+		return map[string]string{"bearer": access}
+	},
+}
+
+// failure makes, after its success, a request of the endpoint that fails
+// with one of the seed's codes. Logout has none here: the contract
+// answers a bad Bearer token with 401, which the seed does not list; the
+// url endpoint fails only when Intra is not configured.
+var failure = map[string]struct {
+	why  string
+	make func(b *browser, e endpoint, params map[string]string) *http.Request
+}{
+	"/auth/login/": {"a wrong password", func(b *browser, e endpoint, params map[string]string) *http.Request {
+		p := maps.Clone(params)
+		p["password"] = "not the password"
+		return seedRequest(b.t, e, p)
+	}},
+	"/auth/refresh/": {"no refresh_token", func(b *browser, e endpoint, params map[string]string) *http.Request {
+		b.dropCookie("refresh_token")
+		return seedRequest(b.t, e, params)
+	}},
+	"/oauth2/intra/callback/": {"the same callback again, its state spent", sameAgain},
+	"/oauth2/intra/login/":    {"again, api_token spent", sameAgain},
+	"/oauth2/intra/link/":     {"again, api_token spent", sameAgain},
+}
+
+// sameAgain repeats the request of the success.
+func sameAgain(b *browser, e endpoint, params map[string]string) *http.Request {
+	return seedRequest(b.t, e, params)
+}
+
+// seedRequest builds the request of a row: its method and path, its query
+// and JSON parameters with the values given, and for a User endpoint the
+// Bearer token.
+func seedRequest(t *testing.T, e endpoint, params map[string]string) *http.Request {
+	t.Helper()
+	value := func(name string) string {
+		v, ok := params[name]
+		if !ok {
+			t.Fatalf("%s: no value for the parameter %q", e.Name, name)
+		}
+		return v
+	}
+	target := "http://" + authdHost + e.Path
+	if len(e.QueryParams) > 0 {
+		q := url.Values{}
+		for _, name := range e.QueryParams {
+			q.Set(name, value(name))
+		}
+		target += "?" + q.Encode()
+	}
+	var body io.Reader
+	if len(e.JSONParams) > 0 {
+		fields := map[string]string{}
+		for _, name := range e.JSONParams {
+			fields[name] = value(name)
+		}
+		data, _ := json.Marshal(fields)
+		body = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(e.Method, target, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if e.Permission == "User" {
+		req.Header.Set("Authorization", "Bearer "+value("bearer"))
+	}
+	return req
+}
+
+// TestSeedTable checks every row of the seed's table against the running
+// binaries: the success answers with a code of the row, carries every
+// return value, sets exactly the row's cookies with the contract's
+// attributes and clears exactly the row's cookies; a User endpoint
+// refuses a request without a Bearer token; a failure answers with a code
+// of the row. It runs once with Secure cookies off, as the rest of the
+// suite over plain HTTP, and once with the default, Secure on.
+func TestSeedTable(t *testing.T) {
+	t.Parallel()
+	s := mustSeed(t)
+	for _, mode := range []struct {
+		name   string
+		secure bool
+	}{
+		{"Secure off", false},
+		{"Secure on", true},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			settings := append(intraSettings(provider, redirectURI), generousThrottles()...)
+			if !mode.secure {
+				settings = append(settings, plainHTTP)
+			}
+			a := mustAuthd(t, "authd", "", settings...)
+			for _, e := range s.endpoints {
+				t.Run(e.Name, func(t *testing.T) {
+					checkRow(t, s, e, browserOf(t, a).withoutJar(), mode.secure)
+				})
+			}
+		})
+	}
+}
+
+func checkRow(t *testing.T, s seed, e endpoint, b *browser, secure bool) {
+	prepare, ok := reach[e.Path]
+	if !ok {
+		t.Fatalf("no way to reach the success of %s %s: add one to reach", e.Method, e.Path)
+	}
+	params := prepare(b)
+
+	if e.Permission == "User" {
+		req := seedRequest(t, e, params)
+		req.Header.Del("Authorization")
+		r := b.send(req)
+		if r.status != http.StatusUnauthorized || !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer") {
+			t.Errorf("without a Bearer token: %d, WWW-Authenticate %q; want 401 Bearer", r.status, r.header.Get("WWW-Authenticate"))
+		}
+	}
+
+	r := b.send(seedRequest(t, e, params))
+	if r.status < 200 || r.status > 299 || !slices.Contains(e.ReturnCodes, r.status) {
+		t.Fatalf("%s %s = %d %s; want a success among %v", e.Method, e.Path, r.status, r.text, e.ReturnCodes)
+	}
+	if r.body == nil {
+		t.Errorf("the answer is not a JSON object: %q %s", r.header.Get("Content-Type"), r.text)
+	}
+	for _, key := range e.ReturnValues {
+		if v, ok := r.body[key].(string); !ok || v == "" {
+			t.Errorf("return value %q missing from %s", key, r.text)
+		}
+	}
+	if slices.Contains(e.ReturnValues, "access_token") {
+		if r.str("token_type") != "Bearer" || r.body["expires_in"] != float64(900) {
+			t.Errorf("token_type %v, expires_in %v; want Bearer, 900", r.body["token_type"], r.body["expires_in"])
+		}
+		if cc := r.header.Get("Cache-Control"); cc != "no-store" {
+			t.Errorf("Cache-Control %q on a token answer, want no-store", cc)
+		}
+	}
+	checkSetCookies(t, s, e, r, secure)
+
+	if f, ok := failure[e.Path]; ok {
+		r := b.send(f.make(b, e, params))
+		if r.status < 400 || r.status == http.StatusInternalServerError || !slices.Contains(e.ReturnCodes, r.status) {
+			t.Errorf("with %s: %d %s; want a client error among %v", f.why, r.status, r.text, e.ReturnCodes)
+		}
+	}
+}
+
+// checkSetCookies checks the Set-Cookie lines of a success: exactly the
+// row's cookies set, with the contract's attributes, and exactly the
+// row's cookies cleared, each with an empty value, Path=/ and Max-Age=0.
+func checkSetCookies(t *testing.T, s seed, e endpoint, r reply, secure bool) {
+	t.Helper()
+	var set, unset []string
+	for _, line := range r.header.Values("Set-Cookie") {
+		c, err := http.ParseSetCookie(line)
+		if err != nil {
+			t.Errorf("Set-Cookie %q: %v", line, err)
+			continue
+		}
+		switch {
+		case c.Value != "" && c.MaxAge > 0:
+			set = append(set, c.Name)
+			rule := s.cookies[c.Name]
+			got := fmt.Sprintf("HttpOnly=%v SameSite=%v Path=%s Max-Age=%d Secure=%v Domain=%q",
+				c.HttpOnly, sameSiteName(c.SameSite), c.Path, c.MaxAge, c.Secure, c.Domain)
+			want := fmt.Sprintf("HttpOnly=%v SameSite=%v Path=%s Max-Age=%d Secure=%v Domain=%q",
+				rule.HTTPOnly, rule.SameSite, rule.Path, rule.MaxAge, secure, "")
+			if got != want {
+				t.Errorf("cookie %s set with\n\t%s\nwant\t%s\n(%s)", c.Name, got, want, line)
+			}
+		case c.Value == "" && c.MaxAge < 0 && strings.Contains(line, "Max-Age=0") && c.Path == "/":
+			unset = append(unset, c.Name)
+		default:
+			t.Errorf("Set-Cookie %q neither sets a cookie nor clears one as the contract says", line)
+		}
+	}
+	slices.Sort(set)
+	slices.Sort(unset)
+	if !slices.Equal(set, sorted(e.CookiesSet)) {
+		t.Errorf("cookies set: %q, the seed says %q", set, e.CookiesSet)
+	}
+	if !slices.Equal(unset, sorted(e.CookiesUnset)) {
+		t.Errorf("cookies cleared: %q, the seed says %q", unset, e.CookiesUnset)
+	}
+}
+
+func sameSiteName(m http.SameSite) string {
+	switch m {
+	case http.SameSiteStrictMode:
+		return "Strict"
+	case http.SameSiteLaxMode:
+		return "Lax"
+	case http.SameSiteNoneMode:
+		return "None"
+	}
+	return "(unset)"
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
+}
+
+// TestThrottleRates checks every row's throttle rate against an authd
+// with the default rates: from one client, the rate's N requests pass
+// the throttle (whatever else they answer, always a code of the row) and
+// the next is refused with the contract's 429. The rows run one after
+// the other from the same client, so each also shows that the scopes
+// before it left its counter alone. The Bearer endpoints count the user:
+// each of its requests carries a token of its own session.
+func TestThrottleRates(t *testing.T) {
+	t.Parallel()
+	s := mustSeed(t)
+	a := mustAuthd(t, "authd", "", append([]string{plainHTTP, "AUTHD_TRUSTED_PROXIES=127.0.0.1/32"},
+		intraSettings(provider, redirectURI)...)...)
+	b := browserOf(t, a)
+
+	// One user with many sessions, each logged in from an address of its
+	// own, so that the logins themselves stay under the login rate.
+	b.mustRegister("throttled", seedPassword)
+	var tokens []string
+	session := func() string {
+		req := seedRequest(t, s.endpoint(t, "/auth/login/"), map[string]string{"username": "throttled", "password": seedPassword})
+		req.Header.Set("X-Forwarded-For", fmt.Sprintf("203.0.113.%d", len(tokens)+1))
+		r := b.send(req)
+		want(t, "login", r, http.StatusOK, "")
+		tokens = append(tokens, r.str("access_token"))
+		return r.str("access_token")
+	}
+
+	for _, e := range s.endpoints {
+		t.Run(e.Name+" "+e.Throttle, func(t *testing.T) {
+			n, period, _ := parseRate(e.Throttle)
+			request := func() *http.Request {
+				req, err := http.NewRequest(e.Method, "http://"+authdHost+e.Path, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if e.Permission == "User" {
+					req.Header.Set("Authorization", "Bearer "+session())
+				}
+				return req
+			}
+			for i := 1; i <= n; i++ {
+				r := b.send(request())
+				if r.status == http.StatusTooManyRequests {
+					t.Fatalf("request %d of %d refused: %s", i, n, r.text)
+				}
+				if !slices.Contains(e.ReturnCodes, r.status) {
+					t.Errorf("request %d = %d %s, not a code of the seed's %v", i, r.status, r.text, e.ReturnCodes)
+				}
+			}
+			r := b.send(request())
+			checkThrottled(t, r, period)
+			if e.Path == "/oauth2/intra/callback/" && !r.clears("state_token") {
+				t.Errorf("a throttled callback keeps state_token; every callback answer must clear it")
+			}
+		})
+	}
+}
+
+// checkThrottled checks the contract's 429: Retry-After in whole seconds,
+// at least 1 and at most the period, no-store, and the JSON error whose
+// detail names the same number of seconds.
+func checkThrottled(t *testing.T, r reply, period time.Duration) {
+	t.Helper()
+	if r.status != http.StatusTooManyRequests || r.str("error") != "throttled" {
+		t.Fatalf("over the rate: %d %s, want 429 throttled", r.status, r.text)
+	}
+	secs, err := strconv.Atoi(r.header.Get("Retry-After"))
+	if err != nil || secs < 1 || time.Duration(secs)*time.Second > period {
+		t.Errorf("Retry-After %q, want whole seconds from 1 to %s", r.header.Get("Retry-After"), period)
+	}
+	if d := fmt.Sprintf("Request was throttled. Expected available in %d seconds.", secs); r.str("detail") != d {
+		t.Errorf("detail %q, want %q", r.str("detail"), d)
+	}
+	if cc := r.header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("Cache-Control %q, want no-store", cc)
+	}
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Errorf("Content-Type %q, want application/json", ct)
+	}
+}
