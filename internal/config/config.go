@@ -70,6 +70,11 @@ type Config struct {
 	ThrottleMaxKey int                      // in-process limiter: clients tracked at most
 	TrustedProxies throttle.Proxies
 
+	// Lockout is how many failed logins of one username, from any
+	// clients, lock it for how long: after N failures within Period,
+	// further logins of it are throttled. N is 0 when it is turned off.
+	Lockout throttle.Rate
+
 	CookieSecure   bool
 	CookieSameSite http.SameSite // of refresh_token; SameSiteNoneMode applies to all cookies
 	CookieDomain   string
@@ -189,6 +194,17 @@ func settings() []*setting {
 	s = append(s,
 		&setting{env: "AUTHD_THROTTLE_MAX_CLIENTS", def: "100000", help: "in-process limiter: most clients tracked at once; idle ones are evicted first",
 			set: func(c *Config, v string) error { return parsePositive(&c.ThrottleMaxKey, v) }},
+		&setting{env: "AUTHD_LOCKOUT_FAILURES", def: "10", help: "failed logins of one username, from any clients, after which its logins are throttled until the oldest failure is AUTHD_LOCKOUT_WINDOW old; 0 turns this off",
+			set: func(c *Config, v string) error {
+				n, err := strconv.Atoi(v)
+				if err != nil || n < 0 {
+					return fmt.Errorf("invalid value %q, want a whole number, 0 to turn the lockout off", v)
+				}
+				c.Lockout.N = n
+				return nil
+			}},
+		&setting{env: "AUTHD_LOCKOUT_WINDOW", def: "15m", help: "the window in which AUTHD_LOCKOUT_FAILURES failed logins lock a username (Go duration)",
+			set: func(c *Config, v string) error { return parseTTL(&c.Lockout.Period, v) }},
 		&setting{env: "AUTHD_TRUSTED_PROXIES", help: "comma-separated CIDRs whose X-Forwarded-For is believed",
 			set: func(c *Config, v string) error {
 				p, err := throttle.ParseProxies(v)

@@ -33,6 +33,7 @@ func TestDefaults(t *testing.T) {
 		"login": c.Rates[ScopeLogin], "intra_url": c.Rates[ScopeIntraURL], "intra_callback": c.Rates[ScopeIntraCallback],
 		"intra_login": c.Rates[ScopeIntraLogin], "intra_link": c.Rates[ScopeIntraLink], "register": c.Rates[ScopeRegister],
 		"logout": c.Rates[ScopeLogout], "refresh_rate": c.Rates[ScopeRefresh],
+		"lockout": c.Lockout,
 	}
 	perMinute := func(n int) throttle.Rate { return throttle.Rate{N: n, Period: time.Minute} }
 	want := map[string]any{
@@ -43,6 +44,7 @@ func TestDefaults(t *testing.T) {
 		"login": perMinute(6), "intra_url": perMinute(60), "intra_callback": perMinute(20),
 		"intra_login": perMinute(6), "intra_link": perMinute(6), "register": perMinute(6),
 		"logout": perMinute(6), "refresh_rate": perMinute(6),
+		"lockout": throttle.Rate{N: 10, Period: 15 * time.Minute},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -82,6 +84,30 @@ func TestSecretsAndLists(t *testing.T) {
 	}
 }
 
+func TestLockout(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		env  map[string]string
+		args []string
+		want throttle.Rate
+	}{
+		{env: map[string]string{"AUTHD_LOCKOUT_FAILURES": "5", "AUTHD_LOCKOUT_WINDOW": "1h"}, want: throttle.Rate{N: 5, Period: time.Hour}},
+		{args: []string{"--lockout-failures=3", "--lockout-window", "90s"}, want: throttle.Rate{N: 3, Period: 90 * time.Second}},
+		{env: map[string]string{"AUTHD_LOCKOUT_FAILURES": "20"}, args: []string{"--lockout-failures", "4"}, want: throttle.Rate{N: 4, Period: 15 * time.Minute}},
+		// Turned off: no failures are counted.
+		{env: map[string]string{"AUTHD_LOCKOUT_FAILURES": "0"}, want: throttle.Rate{N: 0, Period: 15 * time.Minute}},
+	} {
+		c, err := Load(tc.args, envOf(tc.env))
+		if err != nil {
+			t.Errorf("%v %v: %v", tc.env, tc.args, err)
+			continue
+		}
+		if diff := cmp.Diff(tc.want, c.Lockout); diff != "" {
+			t.Errorf("%v %v: Lockout (-want +got):\n%s", tc.env, tc.args, diff)
+		}
+	}
+}
+
 func TestBadSettingsNameTheVariable(t *testing.T) {
 	t.Parallel()
 	secret := strings.Repeat("s", 31)
@@ -106,6 +132,10 @@ func TestBadSettingsNameTheVariable(t *testing.T) {
 		{env: map[string]string{"AUTHD_INTRA_BASE_URL": "api.intra.42.fr"}, want: "AUTHD_INTRA_BASE_URL"},
 		{env: map[string]string{"AUTHD_ADDR": "8000"}, want: "AUTHD_ADDR"},
 		{args: []string{"--access-ttl", "never"}, want: "AUTHD_ACCESS_TTL"},
+		{env: map[string]string{"AUTHD_LOCKOUT_FAILURES": "-1"}, want: "AUTHD_LOCKOUT_FAILURES"},
+		{env: map[string]string{"AUTHD_LOCKOUT_FAILURES": "ten"}, want: "AUTHD_LOCKOUT_FAILURES"},
+		{env: map[string]string{"AUTHD_LOCKOUT_WINDOW": "15"}, want: "AUTHD_LOCKOUT_WINDOW"},
+		{args: []string{"--lockout-window", "0s"}, want: "AUTHD_LOCKOUT_WINDOW"},
 	} {
 		_, err := Load(tc.args, envOf(tc.env))
 		if err == nil {
@@ -136,6 +166,7 @@ func TestEverySettingIsAFlagAndDocumented(t *testing.T) {
 		"AUTHD_TRUSTED_PROXIES", "AUTHD_COOKIE_SECURE", "AUTHD_COOKIE_SAMESITE", "AUTHD_CORS_ORIGINS",
 		"AUTHD_INTRA_CLIENT_ID", "AUTHD_INTRA_CLIENT_SECRET", "AUTHD_INTRA_REDIRECT_URI", "AUTHD_INTRA_BASE_URL",
 		"AUTHD_INTRA_AUTO_PROVISION", "AUTHD_REGISTRATION", "AUTHD_LOG_LEVEL",
+		"AUTHD_LOCKOUT_FAILURES", "AUTHD_LOCKOUT_WINDOW",
 	} {
 		if !strings.Contains(help.String(), env+", --"+Flag(env)) {
 			t.Errorf("-h does not list %s", env)

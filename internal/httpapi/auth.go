@@ -12,6 +12,7 @@ import (
 
 	"authd/internal/password"
 	"authd/internal/store"
+	"authd/internal/throttle"
 	"authd/internal/token"
 )
 
@@ -49,6 +50,11 @@ type loginRequest struct {
 // handleLogin checks a username and password and starts a session. An
 // unknown user, a user without a password and a wrong password cost the
 // same hashing work and get the same answer.
+//
+// Failed logins are also counted by username, whoever sends them (see
+// accountOpen): once a username has Config.Lockout.N failures in the
+// window, its logins are throttled, unknown usernames alike, and the
+// password is not even checked.
 func (s *Server) handleLogin() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req loginRequest
@@ -63,6 +69,10 @@ func (s *Server) handleLogin() http.Handler {
 		name, pw := *req.Username, *req.Password
 		if name == "" || len(name) > maxUsername || pw == "" || len(pw) > password.MaxLen {
 			s.writeError(w, r, invalidRequest(fmt.Sprintf("The username must be 1 to %d bytes and the password 1 to %d bytes.", maxUsername, password.MaxLen)))
+			return
+		}
+		account := lockoutKey(name)
+		if !s.accountOpen(w, r, account, 0, false) {
 			return
 		}
 		u, err := s.Store.UserByUsername(r.Context(), name)
@@ -80,6 +90,12 @@ func (s *Server) handleLogin() http.Handler {
 		if err != nil {
 			s.logger(r).Warn("stored password hash has an unknown format", "user_id", u.ID)
 		}
+		// Other clients' failures may have locked the username while the
+		// password was checked: the answer is given only while it is open,
+		// so that no more than N guesses a window learn their outcome.
+		if !s.accountOpen(w, r, account, u.ID, !ok) {
+			return
+		}
 		if !ok {
 			s.writeError(w, r, errInvalidCredentials)
 			return
@@ -93,6 +109,51 @@ func (s *Server) handleLogin() http.Handler {
 		}
 		s.startSession(w, r, u)
 	})
+}
+
+// lockoutKey is the limiter key of a username's failed logins. Usernames
+// are unique without regard to case, and so is the key.
+func lockoutKey(username string) string {
+	return "login_account|" + strings.ToLower(username)
+}
+
+// accountOpen reports whether the logins of a username may be answered:
+// whether fewer than Config.Lockout.N failed logins of it lie in the
+// window. With failed set, it first counts this login as one more failure,
+// and then a failure over the limit is refused too. Otherwise it counts
+// nothing. When it returns false it has answered the request: 429 with
+// Retry-After, or 503 when the limiter fails. userID, when not 0, is only
+// logged.
+func (s *Server) accountOpen(w http.ResponseWriter, r *http.Request, key string, userID int64, failed bool) bool {
+	rate := s.Config.Lockout
+	if rate.N <= 0 {
+		return true
+	}
+	var d throttle.Decision
+	var err error
+	if failed {
+		d, err = s.Limiter.Allow(r.Context(), key, rate)
+	} else {
+		d, err = s.peeker.Peek(r.Context(), key, rate)
+	}
+	if err != nil {
+		// As for the other throttles: without a working limiter the
+		// protection is gone, so refuse rather than answer unprotected.
+		s.writeError(w, r, fmt.Errorf("login lockout: %w", err))
+		return false
+	}
+	if failed && d.Allowed && d.Remaining == 0 {
+		attrs := []any{"failures", rate.N, "window", rate.Period.String()}
+		if userID != 0 {
+			attrs = append(attrs, "user_id", userID)
+		}
+		s.logger(r).Warn("username locked after repeated failed logins", attrs...)
+	}
+	if !d.Allowed {
+		s.writeThrottled(w, r, d)
+		return false
+	}
+	return true
 }
 
 // rehash replaces an imported or outdated hash with a current argon2id

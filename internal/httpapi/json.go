@@ -8,6 +8,8 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strings"
+	"unicode"
 )
 
 // maxBody is the largest request body read; a larger one is a 413.
@@ -15,7 +17,9 @@ const maxBody = 64 << 10
 
 // decode reads r's body, which must be one JSON object of type T and
 // nothing after it, into dst. Unknown fields are ignored, as the seed's
-// serializers did. Every failure is an *Error a client may see.
+// serializers did; a key given twice is refused, so that no other reader
+// of the same body (a proxy, a log) can take another value of it than we
+// do. Every failure is an *Error a client may see.
 func decode(w http.ResponseWriter, r *http.Request, dst any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
@@ -48,7 +52,53 @@ func decode(w http.ResponseWriter, r *http.Request, dst any) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return invalidRequest("The body has data after its JSON object.")
 	}
+	if key, ok := repeatedKey(data); ok {
+		return invalidRequest(fmt.Sprintf("The body gives the field %q more than once.", key))
+	}
 	return nil
+}
+
+// repeatedKey returns a key that the JSON object data holds twice, keys
+// being compared as encoding/json matches them to fields: without regard
+// to case. data has been decoded already, so it is valid JSON.
+func repeatedKey(data []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return "", false
+	}
+	seen := make(map[string]bool)
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		key, _ := t.(string)
+		folded := foldKey(key)
+		if seen[folded] {
+			return key, true
+		}
+		seen[folded] = true
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return "", false
+		}
+	}
+	return "", false
+}
+
+// foldKey maps every rune of s to the least of its case-folding orbit, so
+// that two keys fold alike exactly when strings.EqualFold holds.
+func foldKey(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
+		}
+		b.WriteRune(least)
+	}
+	return b.String()
 }
 
 // encode writes v as JSON with status.

@@ -43,13 +43,19 @@ func (s *Server) throttle(scope string, key keyFunc, next http.Handler) http.Han
 			return
 		}
 		if !d.Allowed {
-			secs := throttle.RetryAfterSeconds(d.RetryAfter)
-			w.Header().Set("Retry-After", strconv.Itoa(secs))
-			s.writeError(w, r, &Error{codeThrottled, fmt.Sprintf("Request was throttled. Expected available in %d seconds.", secs)})
+			s.writeThrottled(w, r, d)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// writeThrottled answers a request the limiter refused: 429 with
+// Retry-After.
+func (s *Server) writeThrottled(w http.ResponseWriter, r *http.Request, d throttle.Decision) {
+	secs := throttle.RetryAfterSeconds(d.RetryAfter)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	s.writeError(w, r, &Error{codeThrottled, fmt.Sprintf("Request was throttled. Expected available in %d seconds.", secs)})
 }
 
 // principal is the authenticated caller of a Bearer endpoint.

@@ -149,3 +149,24 @@ func FuzzClientKey(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseProxies checks that a list ParseProxies reads writes back to
+// the same networks.
+func FuzzParseProxies(f *testing.F) {
+	for _, s := range []string{"10.0.0.0/8, 2001:db8::/32", "192.0.2.7", "::ffff:10.0.0.0/104", "fe80::1%eth0", ", ,", "10.0.0.0/33", "1.2.3.4/0,::/0"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := ParseProxies(s)
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("ParseProxies(%q): error of more than one line: %q", s, err)
+			}
+			return
+		}
+		back, err := ParseProxies(p.String())
+		if err != nil || back.String() != p.String() {
+			t.Fatalf("ParseProxies(%q) writes as %q, which reads back as %q, %v", s, p.String(), back.String(), err)
+		}
+	})
+}

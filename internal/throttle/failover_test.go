@@ -30,6 +30,17 @@ func (s *switchable) Allow(ctx context.Context, key string, r Rate) (Decision, e
 	return s.inner.Allow(ctx, key, r)
 }
 
+// Peek fails while down is set, as Allow does.
+func (s *switchable) Peek(ctx context.Context, key string, r Rate) (Decision, error) {
+	s.mu.Lock()
+	down := s.down
+	s.mu.Unlock()
+	if down {
+		return Decision{}, errors.New("connection refused")
+	}
+	return s.inner.(Peeker).Peek(ctx, key, r)
+}
+
 func (s *switchable) set(down bool) {
 	s.mu.Lock()
 	s.down = down

@@ -58,7 +58,10 @@ type Memory struct {
 	shards []shard
 }
 
-var _ Limiter = (*Memory)(nil)
+var (
+	_ Limiter = (*Memory)(nil)
+	_ Peeker  = (*Memory)(nil)
+)
 
 // NewMemory returns an empty in-process limiter.
 func NewMemory(opts MemoryOptions) *Memory {
@@ -120,6 +123,36 @@ func (m *Memory) Allow(_ context.Context, key string, r Rate) (Decision, error) 
 		s.sweepAt = exp
 	}
 	s.mu.Unlock()
+	return d, nil
+}
+
+// Peek tells what Allow would decide for key at rate r, counting nothing.
+// A key that is not tracked is not added, a tracked one keeps its place
+// in the recency order, and one whose requests have all left the window
+// is forgotten. It returns an error only for a rate that cannot be
+// enforced.
+func (m *Memory) Peek(_ context.Context, key string, r Rate) (Decision, error) {
+	if !r.valid() {
+		return Decision{}, fmt.Errorf("throttle: invalid rate %d per %v", r.N, r.Period)
+	}
+	now := int64(m.now().Sub(m.epoch))
+	s := &m.shards[maphash.String(m.seed, key)&m.mask]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.keys[key]
+	if e == nil {
+		return Decision{Allowed: true, Remaining: r.N}, nil
+	}
+	if e.rate != r {
+		e.setRate(r)
+	}
+	d := e.peek(now)
+	if e.used == 0 {
+		// Every request has left the window: the same as no key.
+		s.remove(e)
+	} else if exp := e.expiry(); exp < s.sweepAt {
+		s.sweepAt = exp
+	}
 	return d, nil
 }
 
@@ -314,6 +347,27 @@ func (e *entry) expiry() int64 {
 
 // allow decides on one request at time now and records it if accepted.
 func (e *entry) allow(now int64) Decision {
+	now = e.slide(now)
+	if e.count >= e.rate.N {
+		return Decision{RetryAfter: e.retryAfter(now)}
+	}
+	e.record(now)
+	return Decision{Allowed: true, Remaining: e.rate.N - e.count}
+}
+
+// peek decides as allow would at time now, recording nothing.
+func (e *entry) peek(now int64) Decision {
+	now = e.slide(now)
+	if e.count >= e.rate.N {
+		return Decision{RetryAfter: e.retryAfter(now)}
+	}
+	return Decision{Allowed: true, Remaining: e.rate.N - e.count}
+}
+
+// slide drops the slots that have left the window at time now, which
+// changes no decision, and returns the time to decide at: now, or the
+// latest request's time if the clock went back.
+func (e *entry) slide(now int64) int64 {
 	if e.used > 0 {
 		// Calls that read the clock in one order may take the lock in
 		// the other; a log stays in time order.
@@ -332,11 +386,7 @@ func (e *entry) allow(now int64) Decision {
 		}
 		e.used--
 	}
-	if e.count >= e.rate.N {
-		return Decision{RetryAfter: e.retryAfter(now)}
-	}
-	e.record(now)
-	return Decision{Allowed: true, Remaining: e.rate.N - e.count}
+	return now
 }
 
 // record adds an accepted request at time now.

@@ -106,3 +106,32 @@ func TestRetryAfterSeconds(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseRate checks that ParseRate reads nothing but N/unit with N at
+// least 1, and that what it reads writes back to itself.
+func FuzzParseRate(f *testing.F) {
+	for _, s := range []string{"6/minute", "1/s", "10000/day", "5/Hours", " 007/m\n", "0/minute", "6/1m", "-1/s", "99999999999999999999/minute", "6/minute/x", "６/minute"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := ParseRate(s)
+		if err != nil {
+			if msg := err.Error(); strings.Contains(msg, "\n") || !strings.Contains(msg, "N/second, N/minute, N/hour or N/day") {
+				t.Fatalf("ParseRate(%q): error %q", s, msg)
+			}
+			return
+		}
+		switch r.Period {
+		case time.Second, time.Minute, time.Hour, 24 * time.Hour:
+		default:
+			t.Fatalf("ParseRate(%q) = %v: period %v is not a unit", s, r, r.Period)
+		}
+		if r.N < 1 || !r.valid() {
+			t.Fatalf("ParseRate(%q) = %v: N under 1", s, r)
+		}
+		back, err := ParseRate(r.String())
+		if err != nil || back != r {
+			t.Fatalf("ParseRate(%q) = %v, which writes as %q and reads back as %v, %v", s, r, r.String(), back, err)
+		}
+	})
+}

@@ -21,6 +21,9 @@
 // counted up to one slot longer than in an exact log, never shorter. A log
 // thus holds at most 513 entries whatever N is, and deciding a request
 // costs O(log entries) in Redis.
+//
+// Peek, the check that counts nothing, is a second script that only reads
+// the log, and decides as Allow would.
 package redislimit
 
 import (
@@ -49,6 +52,9 @@ const maxSlots = 512
 //go:embed allow.lua
 var allowSource string
 
+//go:embed peek.lua
+var peekSource string
+
 // Options configure a Limiter.
 type Options struct {
 	// Prefix begins the Redis key of every log; empty means DefaultPrefix.
@@ -67,9 +73,13 @@ type Limiter struct {
 	prefix string
 	now    func() time.Time
 	allow  *redis.Script
+	peek   *redis.Script
 }
 
-var _ throttle.Limiter = (*Limiter)(nil)
+var (
+	_ throttle.Limiter = (*Limiter)(nil)
+	_ throttle.Peeker  = (*Limiter)(nil)
+)
 
 // New returns a Limiter that keeps its logs in the Redis server (or
 // cluster) of client. The client stays the caller's to close.
@@ -83,6 +93,7 @@ func New(client redis.UniversalClient, opts Options) *Limiter {
 		prefix: prefix,
 		now:    opts.Now,
 		allow:  redis.NewScript(allowSource),
+		peek:   redis.NewScript(peekSource),
 	}
 }
 
@@ -100,11 +111,7 @@ func (l *Limiter) Allow(ctx context.Context, key string, rate throttle.Rate) (th
 	if rate.N > maxSlots {
 		width = (period + maxSlots - 1) / maxSlots
 	}
-	now := "" // the server's clock
-	if l.now != nil {
-		now = strconv.FormatInt(l.now().UnixMicro(), 10)
-	}
-	res, err := l.allow.Run(ctx, l.client, []string{l.prefix + key}, rate.N, period, width, now).Int64Slice()
+	res, err := l.allow.Run(ctx, l.client, []string{l.prefix + key}, rate.N, period, width, l.clock()).Int64Slice()
 	if err != nil {
 		return throttle.Decision{}, fmt.Errorf("redislimit: allow: %w", err)
 	}
@@ -116,6 +123,35 @@ func (l *Limiter) Allow(ctx context.Context, key string, rate throttle.Rate) (th
 		return throttle.Decision{Allowed: true, Remaining: rate.N - int(counted) - 1}, nil
 	}
 	return throttle.Decision{RetryAfter: time.Duration(retry) * time.Microsecond}, nil
+}
+
+// Peek tells what Allow would decide for key at rate, counting nothing:
+// the log is only read, by a second script. It fails as Allow does.
+func (l *Limiter) Peek(ctx context.Context, key string, rate throttle.Rate) (throttle.Decision, error) {
+	if rate.N < 1 || rate.Period <= 0 {
+		return throttle.Decision{}, fmt.Errorf("redislimit: invalid rate %d per %v", rate.N, rate.Period)
+	}
+	res, err := l.peek.Run(ctx, l.client, []string{l.prefix + key}, rate.N, micros(rate.Period), l.clock()).Int64Slice()
+	if err != nil {
+		return throttle.Decision{}, fmt.Errorf("redislimit: peek: %w", err)
+	}
+	if len(res) != 3 {
+		return throttle.Decision{}, fmt.Errorf("redislimit: peek: script answered %d values, want 3", len(res))
+	}
+	open, counted, retry := res[0] == 1, res[1], res[2]
+	if open {
+		return throttle.Decision{Allowed: true, Remaining: rate.N - int(counted)}, nil
+	}
+	return throttle.Decision{RetryAfter: time.Duration(retry) * time.Microsecond}, nil
+}
+
+// clock is the time argument of the scripts: the process's clock in
+// microseconds since the Unix epoch, or "" for the server's.
+func (l *Limiter) clock() string {
+	if l.now == nil {
+		return ""
+	}
+	return strconv.FormatInt(l.now().UnixMicro(), 10)
 }
 
 // micros is d in whole microseconds, rounded up.
