@@ -6,7 +6,7 @@ BIN     := bin
 GOFLAGS := -trimpath
 PKGS    := ./...
 
-.PHONY: all build run test test-short e2e demo cluster load bench lint fmt vet clean
+.PHONY: all build run test test-short e2e demo cluster fuzz load bench lint fmt vet clean
 
 all: build
 
@@ -62,6 +62,39 @@ BENCH_COUNT ?= 6
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) \
 		./internal/token/ ./internal/throttle/... ./internal/password/ ./internal/httpapi/ ./internal/store/...
+
+# Every fuzz target, as package:target. Each also runs its seed corpus
+# (testdata/fuzz/<target>/ of its package) in `make test`.
+FUZZ_TARGETS := \
+	internal/httpapi:FuzzLoginRequest \
+	internal/httpapi:FuzzRegisterRequest \
+	internal/httpapi:FuzzCredentials \
+	internal/httpapi:FuzzForwardedFor \
+	internal/throttle:FuzzParseRate \
+	internal/throttle:FuzzParseProxies \
+	internal/throttle:FuzzClientKey \
+	internal/config:FuzzSetting \
+	internal/intra:FuzzIdentify \
+	internal/token:FuzzVerify \
+	internal/password:FuzzVerify
+FUZZTIME ?= 20s
+FUZZFLAGS ?=
+
+## fuzz: run every fuzz target for FUZZTIME (20s) each; a failing input is written to its package's testdata/fuzz/
+fuzz:
+	@log=$$(mktemp); trap 'rm -f $$log' EXIT; \
+	for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; dir=$$pkg/testdata/fuzz/$$fn; \
+		before=$$(ls $$dir 2>/dev/null | wc -l); \
+		echo "== $$pkg $$fn"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $(FUZZFLAGS) ./$$pkg >$$log 2>&1; rc=$$?; \
+		cat $$log; \
+		[ $$rc -eq 0 ] && continue; \
+		if [ "$$(ls $$dir 2>/dev/null | wc -l)" -eq "$$before" ] && grep -q '^    context deadline exceeded$$' $$log; then \
+			echo "$$fn: stopped by the fuzztime race of go.dev/issue/75804, no failing input"; continue; \
+		fi; \
+		echo "$$fn failed; a failing input, if any, is in $$dir"; exit 1; \
+	done
 
 ## lint: formatting and vet
 lint: vet

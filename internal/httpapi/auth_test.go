@@ -139,7 +139,7 @@ func TestPathWithoutTrailingSlashIsRedirected(t *testing.T) {
 	}
 }
 
-func mustIssuer(t *testing.T, at time.Time) *token.Issuer {
+func mustIssuer(t testing.TB, at time.Time) *token.Issuer {
 	t.Helper()
 	i, err := token.NewIssuer("authd", [][]byte{[]byte(testSecret)}, func() time.Time { return at })
 	if err != nil {

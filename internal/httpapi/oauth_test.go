@@ -30,7 +30,14 @@ type intraEnv struct {
 	fakeURL string
 }
 
-func newIntraEnv(t *testing.T, edit func(*config.Config)) *intraEnv {
+func newIntraEnv(t testing.TB, edit func(*config.Config)) *intraEnv {
+	t.Helper()
+	return newIntraEnvDeps(t, edit, nil)
+}
+
+// newIntraEnvDeps is newIntraEnv, with editDeps changing the server's
+// dependencies as for newTestEnvDeps.
+func newIntraEnvDeps(t testing.TB, edit func(*config.Config), editDeps func(*Deps)) *intraEnv {
 	t.Helper()
 	users, err := fakeintra.LoadUsers("../../testdata/intra/users.json")
 	if err != nil {
@@ -42,19 +49,19 @@ func newIntraEnv(t *testing.T, edit func(*config.Config)) *intraEnv {
 	})
 	srv := httptest.NewServer(fake)
 	t.Cleanup(srv.Close)
-	e := newTestEnv(t, func(c *config.Config) {
+	e := newTestEnvDeps(t, func(c *config.Config) {
 		generous(c)
 		c.IntraClientID, c.IntraClientSecret, c.IntraRedirectURI = testClientID, testClientSec, testRedirectURI
 		c.IntraBaseURL = srv.URL
 		if edit != nil {
 			edit(c)
 		}
-	})
+	}, editDeps)
 	return &intraEnv{testEnv: e, fake: fake, fakeURL: srv.URL}
 }
 
 // start calls /oauth2/intra/url/ and returns the state cookie and URL.
-func (e *intraEnv) start(t *testing.T) (*http.Cookie, string) {
+func (e *intraEnv) start(t testing.TB) (*http.Cookie, string) {
 	t.Helper()
 	r := e.do(t, request{method: "GET", path: "/oauth2/intra/url/"})
 	if r.status != 200 {
@@ -67,7 +74,7 @@ func (e *intraEnv) start(t *testing.T) (*http.Cookie, string) {
 // consent plays the browser at the provider: the user (login) answers the
 // consent page, and the provider redirects back; it returns that
 // redirect's query.
-func (e *intraEnv) consent(t *testing.T, authorizeURL, login, answer string) url.Values {
+func (e *intraEnv) consent(t testing.TB, authorizeURL, login, answer string) url.Values {
 	t.Helper()
 	c := &http.Client{
 		Timeout:       5 * time.Second,
@@ -86,7 +93,7 @@ func (e *intraEnv) consent(t *testing.T, authorizeURL, login, answer string) url
 }
 
 // callback calls our callback with query and the state cookie (if any).
-func (e *intraEnv) callback(t *testing.T, query url.Values, state *http.Cookie) response {
+func (e *intraEnv) callback(t testing.TB, query url.Values, state *http.Cookie) response {
 	t.Helper()
 	rq := request{method: "GET", path: "/oauth2/intra/callback/?" + query.Encode()}
 	if state != nil {
@@ -97,7 +104,7 @@ func (e *intraEnv) callback(t *testing.T, query url.Values, state *http.Cookie) 
 
 // mustIdentity runs a whole successful 42 round trip for login and
 // returns the api_token cookie.
-func (e *intraEnv) mustIdentity(t *testing.T, login string) *http.Cookie {
+func (e *intraEnv) mustIdentity(t testing.TB, login string) *http.Cookie {
 	t.Helper()
 	state, u := e.start(t)
 	r := e.callback(t, e.consent(t, u, login, "authorize"), state)

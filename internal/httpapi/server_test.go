@@ -47,7 +47,7 @@ const testSecret = "test-signing-key-of-at-least-32-bytes!!"
 
 // testConfig is the configuration of a freshly started authd, as config
 // resolves it with no settings at all.
-func testConfig(t *testing.T) config.Config {
+func testConfig(t testing.TB) config.Config {
 	t.Helper()
 	cfg, err := config.Load(nil, func(string) string { return "" })
 	if err != nil {
@@ -67,7 +67,15 @@ type testEnv struct {
 
 // newTestEnv builds the server over a fresh SQLite database, a fake clock
 // and cheap hashing; edit changes the configuration first.
-func newTestEnv(t *testing.T, edit func(*config.Config)) *testEnv {
+func newTestEnv(t testing.TB, edit func(*config.Config)) *testEnv {
+	t.Helper()
+	return newTestEnvDeps(t, edit, nil)
+}
+
+// newTestEnvDeps is newTestEnv, with editDeps changing the server's
+// dependencies (wrapping the store or the limiter, say) last; the env's
+// store stays the SQLite database itself.
+func newTestEnvDeps(t testing.TB, edit func(*config.Config), editDeps func(*Deps)) *testEnv {
 	t.Helper()
 	cfg := testConfig(t)
 	if edit != nil {
@@ -107,6 +115,9 @@ func newTestEnv(t *testing.T, edit func(*config.Config)) *testEnv {
 		})
 		deps.ProviderTimeout = 500 * time.Millisecond
 	}
+	if editDeps != nil {
+		editDeps(&deps)
+	}
 	e.handler = NewServer(deps)
 	return e
 }
@@ -131,7 +142,7 @@ type response struct {
 	setRaw  []string
 }
 
-func (e *testEnv) do(t *testing.T, rq request) response {
+func (e *testEnv) do(t testing.TB, rq request) response {
 	t.Helper()
 	var body io.Reader
 	if rq.body != "" {
@@ -175,7 +186,7 @@ func (r response) code() string {
 }
 
 // mustUser creates a user with a password directly in the store.
-func (e *testEnv) mustUser(t *testing.T, name, pw string) store.User {
+func (e *testEnv) mustUser(t testing.TB, name, pw string) store.User {
 	t.Helper()
 	h, err := e.hasher.Hash(context.Background(), pw)
 	if err != nil {
@@ -189,7 +200,7 @@ func (e *testEnv) mustUser(t *testing.T, name, pw string) store.User {
 }
 
 // mustLogin logs in and returns the access token and the refresh cookie.
-func (e *testEnv) mustLogin(t *testing.T, name, pw string) (string, *http.Cookie) {
+func (e *testEnv) mustLogin(t testing.TB, name, pw string) (string, *http.Cookie) {
 	t.Helper()
 	r := e.do(t, request{method: "POST", path: "/auth/login/", body: jsonBody(t, map[string]any{"username": name, "password": pw}), remote: "198.51.100.77:5555"})
 	if r.status != 200 {
@@ -199,7 +210,7 @@ func (e *testEnv) mustLogin(t *testing.T, name, pw string) (string, *http.Cookie
 	return tok, r.cookies[cookieRefresh]
 }
 
-func jsonBody(t *testing.T, v any) string {
+func jsonBody(t testing.TB, v any) string {
 	t.Helper()
 	var b bytes.Buffer
 	if err := json.NewEncoder(&b).Encode(v); err != nil {
