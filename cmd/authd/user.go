@@ -87,7 +87,7 @@ func userCommand(ctx context.Context, args []string, getenv func(string) string,
 
 	switch sub {
 	case "add":
-		if !validUsername(name) {
+		if !store.ValidUsername(name) {
 			return fmt.Errorf("user add: username %q must be 3 to 32 ASCII letters, digits, '_', '-' or '.'", name)
 		}
 		if *email != "" && !strings.Contains(*email, "@") {
@@ -175,19 +175,6 @@ func findUser(ctx context.Context, st store.Store, name string) (store.User, err
 		return store.User{}, fmt.Errorf("find user %q: %w", name, err)
 	}
 	return u, nil
-}
-
-func validUsername(u string) bool {
-	if len(u) < 3 || len(u) > 32 {
-		return false
-	}
-	for i := 0; i < len(u); i++ {
-		c := u[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
-			return false
-		}
-	}
-	return true
 }
 
 // readPassword reads the new password: one line of stdin with

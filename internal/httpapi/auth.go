@@ -16,25 +16,8 @@ import (
 	"authd/internal/token"
 )
 
-// Username rules of the contract: 3 to 32 ASCII letters, digits, _ - and .
-const (
-	minUsername = 3
-	maxUsername = 32
-	maxEmail    = 254 // RFC 5321's limit on a forward path
-)
-
-func validUsername(u string) bool {
-	if len(u) < minUsername || len(u) > maxUsername {
-		return false
-	}
-	for i := 0; i < len(u); i++ {
-		c := u[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
-			return false
-		}
-	}
-	return true
-}
+// maxEmail is RFC 5321's limit on a forward path.
+const maxEmail = 254
 
 type tokenResponse struct {
 	AccessToken string `json:"access_token"`
@@ -67,8 +50,8 @@ func (s *Server) handleLogin() http.Handler {
 			return
 		}
 		name, pw := *req.Username, *req.Password
-		if name == "" || len(name) > maxUsername || pw == "" || len(pw) > password.MaxLen {
-			s.writeError(w, r, invalidRequest(fmt.Sprintf("The username must be 1 to %d bytes and the password 1 to %d bytes.", maxUsername, password.MaxLen)))
+		if name == "" || len(name) > store.MaxUsername || pw == "" || len(pw) > password.MaxLen {
+			s.writeError(w, r, invalidRequest(fmt.Sprintf("The username must be 1 to %d bytes and the password 1 to %d bytes.", store.MaxUsername, password.MaxLen)))
 			return
 		}
 		account := lockoutKey(name)
@@ -301,8 +284,8 @@ func (s *Server) handleRegister() http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		if req.Username == nil || !validUsername(*req.Username) {
-			s.writeError(w, r, invalidRequest(fmt.Sprintf("The username must be %d to %d ASCII letters, digits, '_', '-' or '.'.", minUsername, maxUsername)))
+		if req.Username == nil || !store.ValidUsername(*req.Username) {
+			s.writeError(w, r, invalidRequest(fmt.Sprintf("The username must be %d to %d ASCII letters, digits, '_', '-' or '.'.", store.MinUsername, store.MaxUsername)))
 			return
 		}
 		if req.Password == nil || !password.Valid(*req.Password) {

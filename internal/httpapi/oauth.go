@@ -181,23 +181,23 @@ func (s *Server) provision(ctx context.Context, c token.Claims) (store.User, err
 // numbered variants, then one derived from the Intra id.
 func usernameCandidates(login string, intraID int64) []string {
 	var b strings.Builder
-	for i := 0; i < len(login) && b.Len() < maxUsername; i++ {
+	for i := 0; i < len(login) && b.Len() < store.MaxUsername; i++ {
 		c := login[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.' {
+		if store.UsernameByte(c) {
 			b.WriteByte(c)
 		}
 	}
 	base := b.String()
 	last := "intra-" + strconv.FormatInt(intraID, 10)
-	if len(base) < minUsername {
+	if len(base) < store.MinUsername {
 		return []string{last}
 	}
 	out := []string{base}
 	for n := 2; len(out) < maxUsernameTries-1; n++ {
 		suffix := "-" + strconv.Itoa(n)
 		stem := base
-		if len(stem)+len(suffix) > maxUsername {
-			stem = stem[:maxUsername-len(suffix)]
+		if len(stem)+len(suffix) > store.MaxUsername {
+			stem = stem[:store.MaxUsername-len(suffix)]
 		}
 		out = append(out, stem+suffix)
 	}
