@@ -6,7 +6,7 @@ BIN     := bin
 GOFLAGS := -trimpath
 PKGS    := ./...
 
-.PHONY: all build run test test-short e2e demo cluster fuzz load bench lint fmt vet clean
+.PHONY: all build run test test-short e2e demo cluster fuzz load-quick load bench lint fmt vet clean
 
 all: build
 
@@ -52,9 +52,14 @@ demo: build
 cluster:
 	$(GO) test -tags e2e -count=1 -v ./e2e/cluster/
 
-## load: vegeta scenarios that verify every throttle rate and cookie transition
+## load: vegeta scenarios at the default rates (every throttle scope, keying, concurrency,
+##       cookie transitions), then throughput, hashing and memory; report in loadtest/out/full/
 load: build
-	$(GO) run ./loadtest
+	$(GO) run ./loadtest -authd $(BIN)/authd -fakeintra $(BIN)/fakeintra
+
+## load-quick: the same throttle scenarios at N/second rates, in seconds (CI runs it)
+load-quick: build
+	$(GO) run ./loadtest -quick -authd $(BIN)/authd -fakeintra $(BIN)/fakeintra
 
 ## bench: the Go benchmarks of the hot paths, repeated for benchstat
 ##        (go run golang.org/x/perf/cmd/benchstat@latest old.txt new.txt)

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"sync"
+)
+
+// Endpoints of authd, by throttle scope where they have one.
+const (
+	epLogin         = "login"
+	epLogout        = "logout"
+	epRefresh       = "refresh"
+	epRegister      = "register"
+	epMe            = "me"
+	epIntraURL      = "intra_url"
+	epIntraCallback = "intra_callback"
+	epIntraLogin    = "intra_login"
+	epIntraLink     = "intra_link"
+)
+
+var endpointPaths = map[string]string{
+	"POST /auth/login/":           epLogin,
+	"POST /auth/logout/":          epLogout,
+	"POST /auth/refresh/":         epRefresh,
+	"POST /auth/register/":        epRegister,
+	"GET /auth/me/":               epMe,
+	"GET /oauth2/intra/url/":      epIntraURL,
+	"GET /oauth2/intra/callback/": epIntraCallback,
+	"POST /oauth2/intra/login/":   epIntraLogin,
+	"POST /oauth2/intra/link/":    epIntraLink,
+}
+
+// endpointOf names the authd endpoint a request went to, or "".
+func endpointOf(method, rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return ""
+	}
+	return endpointPaths[method+" "+u.Path]
+}
+
+// The cookies of the contract.
+const (
+	cookieRefresh = "refresh_token"
+	cookieState   = "state_token"
+	cookieAPI     = "api_token"
+)
+
+// cookieRule is one cookie transition of the contract that every response
+// it applies to must show.
+type cookieRule struct {
+	name    string
+	applies func(ep string, status int) bool
+	holds   func(cs []*http.Cookie) bool
+}
+
+func status200(ep string) func(string, int) bool {
+	return func(e string, status int) bool { return e == ep && status == http.StatusOK }
+}
+
+func sets(name string) func([]*http.Cookie) bool {
+	return func(cs []*http.Cookie) bool { return setsCookie(cs, name) }
+}
+
+func clears(name string) func([]*http.Cookie) bool {
+	return func(cs []*http.Cookie) bool { return clearsCookie(cs, name) }
+}
+
+// cookieRules are the transitions checked on every response of the run.
+var cookieRules = []cookieRule{
+	{"login 200 sets refresh_token", status200(epLogin), sets(cookieRefresh)},
+	{"intra login 200 sets refresh_token", status200(epIntraLogin), sets(cookieRefresh)},
+	{"intra login 200 clears api_token", status200(epIntraLogin), clears(cookieAPI)},
+	{"logout 200 clears refresh_token", status200(epLogout), clears(cookieRefresh)},
+	{"every intra callback clears state_token", func(ep string, _ int) bool { return ep == epIntraCallback }, clears(cookieState)},
+	{"intra callback 200 sets api_token", status200(epIntraCallback), sets(cookieAPI)},
+	{"intra url 200 sets state_token", status200(epIntraURL), sets(cookieState)},
+	{"intra link 200 clears api_token", status200(epIntraLink), clears(cookieAPI)},
+	{"a 429 sets no cookie (a callback's only clears state_token)",
+		func(ep string, status int) bool { return ep != "" && status == http.StatusTooManyRequests },
+		func(cs []*http.Cookie) bool {
+			return len(cs) == 0 || len(cs) == 1 && clearsCookie(cs, cookieState)
+		}},
+}
+
+// setsCookie reports whether cs set name to a value for a while.
+func setsCookie(cs []*http.Cookie, name string) bool {
+	for _, c := range cs {
+		if c.Name == name && c.Value != "" && c.MaxAge > 0 && c.Path == "/" {
+			return true
+		}
+	}
+	return false
+}
+
+// clearsCookie reports whether cs clear name as the contract says: the
+// same name and Path, an empty value and Max-Age=0.
+func clearsCookie(cs []*http.Cookie, name string) bool {
+	for _, c := range cs {
+		if c.Name == name && c.Value == "" && c.MaxAge < 0 && c.Path == "/" {
+			return true
+		}
+	}
+	return false
+}
+
+// cookieAudit applies cookieRules to every response of the run; it is
+// safe for concurrent use.
+type cookieAudit struct {
+	mu        sync.Mutex
+	responses int
+	seen      []int
+	bad       []int
+	first     []string
+}
+
+func newCookieAudit() *cookieAudit {
+	n := len(cookieRules)
+	return &cookieAudit{seen: make([]int, n), bad: make([]int, n), first: make([]string, n)}
+}
+
+// observe checks one response of authd.
+func (a *cookieAudit) observe(method, rawURL string, status int, h http.Header) {
+	ep := endpointOf(method, rawURL)
+	if ep == "" || status == 0 {
+		return
+	}
+	cs := (&http.Response{Header: h}).Cookies()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.responses++
+	for i, r := range cookieRules {
+		if !r.applies(ep, status) {
+			continue
+		}
+		a.seen[i]++
+		if !r.holds(cs) {
+			a.bad[i]++
+			if a.first[i] == "" {
+				a.first[i] = fmt.Sprintf("%s %s answered %d with Set-Cookie %q", method, ep, status, h.Values("Set-Cookie"))
+			}
+		}
+	}
+}
+
+// cookieRow is one rule's tally.
+type cookieRow struct {
+	Rule       string
+	Responses  int
+	Exceptions int
+	Example    string // the first exception
+}
+
+func (a *cookieAudit) rows() []cookieRow {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	rows := make([]cookieRow, len(cookieRules))
+	for i, r := range cookieRules {
+		rows[i] = cookieRow{Rule: r.name, Responses: a.seen[i], Exceptions: a.bad[i], Example: a.first[i]}
+	}
+	return rows
+}
+
+// total is the number of responses of authd checked.
+func (a *cookieAudit) total() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.responses
+}

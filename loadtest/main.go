@@ -1,0 +1,236 @@
+// Command loadtest starts authd and the fake 42 provider as processes on
+// loopback and attacks them with vegeta. It proves that every throttle
+// scope of the contract holds its rate from one client, that clients are
+// counted apart, that a burst of concurrent logins passes no more than the
+// rate, and that every cookie transition holds under load; in full mode it
+// also measures throughput and latency against this machine's limits.
+//
+//	go run ./loadtest         # the contract's default rates, about four minutes
+//	go run ./loadtest -quick  # the same counts per second instead, for CI
+//
+// It writes report.md and vegeta's HTML latency plots under
+// loadtest/out/<mode>/, prints a line per scenario as it goes, and exits
+// non-zero when a throttle or cookie assertion fails. Throughput targets
+// are reported, never failed on: a shared machine is too noisy for that.
+//
+// Run it from the repository root. Every address is on loopback, every
+// attack is bounded in rate, count and time, and the processes it starts
+// are stopped on any exit, Ctrl-C included.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, errAssertions):
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(1)
+	default:
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(2)
+	}
+}
+
+// errAssertions is returned when the run completed but a throttle or
+// cookie assertion failed; any other error means the run itself broke.
+var errAssertions = errors.New("correctness assertions failed (see the report)")
+
+// options is the command line, read.
+type options struct {
+	quick      bool
+	perf       bool
+	authd      string
+	fakeintra  string
+	intraUsers string
+	out        string
+	keep       bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.BoolVar(&o.quick, "quick", false, "rates of N/second instead of the defaults' N/minute: a run of seconds, for CI")
+	fs.BoolVar(&o.perf, "perf", true, "in full mode, also measure throughput, latency, hashing and memory")
+	fs.StringVar(&o.authd, "authd", "", "authd `binary` to run (empty: build bin/authd)")
+	fs.StringVar(&o.fakeintra, "fakeintra", "", "fakeintra `binary` to run (empty: build bin/fakeintra)")
+	fs.StringVar(&o.intraUsers, "intra-users", "testdata/intra/users.json", "the fake provider's users `file`")
+	fs.StringVar(&o.out, "out", filepath.Join("loadtest", "out"), "`directory` of the report and plots (a folder per mode inside)")
+	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (databases, process logs) even when the run passes")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return o, nil
+}
+
+// mode holds what differs between the quick and the full run.
+type mode struct {
+	name string
+	// unit is the throttle period's name in a rate, "minute" or "second";
+	// period its length.
+	unit   string
+	period time.Duration
+	// defaultRates leaves authd's rates unset, so that its own defaults
+	// are the ones verified.
+	defaultRates bool
+	// overrun is how long an attack goes on after one period, to see the
+	// window slide.
+	overrun time.Duration
+	// minPerPeriod is the slowest attack rate, in requests per period.
+	minPerPeriod int
+	// slack is the timing error tolerated in the throttle checks, beyond
+	// what the requests' own send and answer times bound.
+	slack time.Duration
+	// timeout bounds one request.
+	timeout time.Duration
+}
+
+var (
+	fullMode = mode{name: "full", unit: "minute", period: time.Minute, defaultRates: true,
+		overrun: 15 * time.Second, minPerPeriod: 60, slack: 100 * time.Millisecond, timeout: 20 * time.Second}
+	quickMode = mode{name: "quick", unit: "second", period: time.Second,
+		overrun: 500 * time.Millisecond, minPerPeriod: 0, slack: 25 * time.Millisecond, timeout: 10 * time.Second}
+)
+
+// attackFactor is how far above its rate each scope is attacked.
+const attackFactor = 2.5
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	opts, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	m := fullMode
+	if opts.quick {
+		m = quickMode
+	}
+	started := time.Now()
+	out := filepath.Join(opts.out, m.name)
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "authd-load-")
+	if err != nil {
+		return err
+	}
+	rep := &report{Mode: m.name, Started: started, GoVersion: runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0), CPU: cpuModel()}
+	progress := func(format string, a ...any) {
+		fmt.Fprintf(stdout, "%s  %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, a...))
+	}
+
+	failed := false
+	defer func() {
+		if failed || opts.keep {
+			fmt.Fprintf(stderr, "loadtest: databases and process logs kept in %s\n", tmp)
+			return
+		}
+		os.RemoveAll(tmp)
+	}()
+
+	h := &harness{mode: m, opts: opts, tmp: tmp, out: out, rep: rep, progress: progress, audit: newCookieAudit()}
+	err = h.run(ctx)
+	if ctx.Err() != nil {
+		// Interrupted: the last complete report stays.
+		return fmt.Errorf("interrupted: %w", context.Cause(ctx))
+	}
+	rep.Cookies = h.audit.rows()
+	rep.Elapsed = time.Since(started)
+	if werr := writeReport(filepath.Join(out, "report.md"), rep); werr != nil && err == nil {
+		err = werr
+	}
+	if err != nil {
+		failed = true
+		return err
+	}
+	if rep.failed() {
+		failed = true
+		progress("FAIL  report: %s", filepath.Join(out, "report.md"))
+		return errAssertions
+	}
+	progress("PASS  report: %s (%s)", filepath.Join(out, "report.md"), rep.Elapsed.Round(time.Second))
+	return nil
+}
+
+// harness is one run: its mode, its processes' files and its findings.
+type harness struct {
+	mode     mode
+	opts     options
+	tmp      string
+	out      string
+	rep      *report
+	progress func(format string, a ...any)
+	audit    *cookieAudit
+}
+
+func (h *harness) run(ctx context.Context) error {
+	phase := h.phase("build")
+	authdBin, fakeBin, err := h.binaries(ctx)
+	if err != nil {
+		return err
+	}
+	phase()
+
+	if err := h.throttles(ctx, authdBin, fakeBin); err != nil {
+		return err
+	}
+	if h.mode.name == "full" && h.opts.perf {
+		if err := h.performance(ctx, authdBin); err != nil {
+			return err
+		}
+		h.cookieProgress(" over the whole run")
+	}
+	return nil
+}
+
+// phase records how long a part of the run took; call the function it
+// returns at the end of the part.
+func (h *harness) phase(name string) func() {
+	start := time.Now()
+	return func() {
+		h.rep.Timings = append(h.rep.Timings, timing{Phase: name, Took: time.Since(start)})
+	}
+}
+
+// binaries returns the authd and fakeintra programs to run, building
+// those not given into bin/ as make build does.
+func (h *harness) binaries(ctx context.Context) (authd, fake string, err error) {
+	authd, fake = h.opts.authd, h.opts.fakeintra
+	for _, b := range []struct {
+		path *string
+		pkg  string
+		out  string
+	}{{&authd, "./cmd/authd", "bin/authd"}, {&fake, "./cmd/fakeintra", "bin/fakeintra"}} {
+		if *b.path == "" {
+			h.progress("building %s", b.out)
+			if err := goBuild(ctx, b.pkg, b.out); err != nil {
+				return "", "", err
+			}
+			*b.path = b.out
+		}
+		abs, err := filepath.Abs(*b.path)
+		if err != nil {
+			return "", "", err
+		}
+		*b.path = abs
+	}
+	return authd, fake, nil
+}

@@ -1,0 +1,372 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+	"github.com/tsenart/vegeta/v12/lib/plot"
+
+	"authd/internal/password"
+)
+
+// report is everything a run found; render writes it as markdown.
+type report struct {
+	Mode       string
+	Started    time.Time
+	Elapsed    time.Duration
+	GoVersion  string
+	GOMAXPROCS int
+	CPU        string
+
+	Rates   []rateRow
+	Scopes  []throttleRow // scenario 1
+	Keying  []keyingRow   // scenario 2
+	Bursts  []burstRow    // scenario 3
+	Cookies []cookieRow   // scenario 4
+	Perf    *perfReport   // scenario 5, full mode only
+	Timings []timing
+}
+
+type rateRow struct {
+	Scope   string
+	Rate    string
+	Default bool // authd's own default, not set by the harness
+}
+
+type throttleRow struct {
+	Scope  string
+	Client string
+	Rate   string
+	Attack string
+	Check  windowCheck
+}
+
+type keyingRow struct {
+	Scope string
+	Rate  string
+	A, B  windowCheck
+}
+
+type timing struct {
+	Phase string
+	Took  time.Duration
+}
+
+// failed reports whether a correctness assertion failed, or a scenario
+// that makes them did not run.
+func (r *report) failed() bool {
+	if len(r.Scopes) == 0 || len(r.Keying) == 0 || len(r.Bursts) == 0 || len(r.Cookies) == 0 {
+		return true
+	}
+	for _, s := range r.Scopes {
+		if !s.Check.OK() {
+			return true
+		}
+	}
+	for _, k := range r.Keying {
+		if !k.A.OK() || !k.B.OK() {
+			return true
+		}
+	}
+	if !r.burstsOK() {
+		return true
+	}
+	for _, c := range r.Cookies {
+		if c.Exceptions > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *report) burstsOK() bool {
+	for _, b := range r.Bursts {
+		if !b.OK() {
+			return false
+		}
+	}
+	return true
+}
+
+func writeReport(path string, r *report) error {
+	var b bytes.Buffer
+	r.render(&b)
+	return os.WriteFile(path, b.Bytes(), 0o644)
+}
+
+// render writes the report as markdown.
+func (r *report) render(w io.Writer) {
+	p := func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) }
+	result := "PASS"
+	if r.failed() {
+		result = "FAIL"
+	}
+	p("# authd load test: %s mode, %s", r.Mode, result)
+	p("")
+	p("Started %s, took %s. %s, %s, GOMAXPROCS %d.", r.Started.Format(time.RFC3339), r.Elapsed.Round(time.Second), r.GoVersion, r.CPU, r.GOMAXPROCS)
+	p("")
+	if len(r.Rates) > 0 {
+		var rates []string
+		for _, rr := range r.Rates {
+			rates = append(rates, fmt.Sprintf("%s %s", rr.Scope, rr.Rate))
+		}
+		how := "set through AUTHD_THROTTLE_*"
+		if r.Rates[0].Default {
+			how = "authd's defaults, nothing set"
+		}
+		p("Rates (%s): %s.", how, strings.Join(rates, ", "))
+		p("")
+	}
+
+	p("## Scenario 1: every scope from one client, all scopes at once")
+	p("")
+	p("Client A (one X-Forwarded-For address through the trusted proxy; one user on the Bearer endpoints) attacks every endpoint above its rate for a little over one period, all at once. Exactly N must be answered by the endpoint itself (whatever the status) in the first period and the rest refused with 429; once the first N leave the window, each must be replaced by one answer, no sooner and no later than the next request sent; every 429's Retry-After must say when the next request was accepted, to the second it is rounded up to. The server decides on a request between its sending and its answer, and every bound is taken on the side that holds whatever the delay in between.")
+	p("")
+	p("| scope | rate | attack | requests | answered in the 1st period | 429 in the 1st period | answered after the first N (at least) | 429s whose Retry-After was checked | statuses | result |")
+	p("|---|---|---|---:|---:|---:|---:|---:|---|---|")
+	for _, s := range r.Scopes {
+		c := s.Check
+		p("| %s | %s | %s | %d | %s | %d | %d (%d) | %d | %s | %s |", s.Scope, s.Rate, s.Attack, c.Requests,
+			firstAnswered(c, scopeN(s.Scope)), c.FirstPeriod-c.FirstAnswered, c.Reaccepted, c.ReaccExpected, c.RetryChecked,
+			statuses(c.Statuses), verdict(c.OK()))
+	}
+	p("")
+	r.problems(w, "Scenario 1", r.Scopes)
+
+	p("## Scenario 2: two clients attacked at once each get their own N")
+	p("")
+	p("Client B (another address; another user on the Bearer endpoints) attacks every scope at the same time as A, with the same checks.")
+	p("")
+	p("| scope | rate | A answered in 1st period | B answered in 1st period | want each | result |")
+	p("|---|---|---:|---:|---:|---|")
+	var bRows []throttleRow
+	for _, k := range r.Keying {
+		p("| %s | %s | %d | %d | %d | %s |", k.Scope, k.Rate, k.A.FirstAnswered, k.B.FirstAnswered, scopeN(k.Scope), verdict(k.A.OK() && k.B.OK()))
+		bRows = append(bRows, throttleRow{Scope: k.Scope, Client: "B", Check: k.B})
+	}
+	p("")
+	r.problems(w, "Scenario 2", bRows)
+
+	p("## Scenario 3: concurrent logins of one client")
+	p("")
+	p("%d login requests of one client fired at once, each round from a fresh client: exactly the rate's N may pass the throttle.", burstRequests)
+	p("")
+	p("| round | requests | all sent within | all answered within | passed the throttle | want | statuses | result |")
+	p("|---:|---:|---:|---:|---:|---:|---|---|")
+	for _, b := range r.Bursts {
+		p("| %d | %d | %s | %s | %d | %d | %s | %s |", b.Round, b.Requests, b.SendSpread.Round(10*time.Microsecond),
+			b.AnswerSpread.Round(time.Millisecond), b.Passed, b.Want, statuses(b.Statuses), verdict(b.OK()))
+	}
+	p("")
+	for _, b := range r.Bursts {
+		for _, pr := range b.Problems {
+			p("- round %d: %s", b.Round, pr)
+		}
+	}
+	if !r.burstsOK() {
+		p("")
+	}
+
+	p("## Scenario 4: cookie transitions over the whole run")
+	p("")
+	p("Every response of authd the harness received (attacks and preparation alike) is checked.")
+	p("")
+	p("| transition | responses | exceptions | result |")
+	p("|---|---:|---:|---|")
+	for _, c := range r.Cookies {
+		p("| %s | %d | %d | %s |", c.Rule, c.Responses, c.Exceptions, verdict(c.Exceptions == 0 && c.Responses > 0))
+	}
+	p("")
+	listed := false
+	for _, c := range r.Cookies {
+		if c.Example != "" {
+			p("- %s, first exception: %s", c.Rule, c.Example)
+			listed = true
+		}
+	}
+	if listed {
+		p("")
+	}
+
+	if r.Perf != nil {
+		r.Perf.render(w)
+	}
+
+	p("## Timings")
+	p("")
+	p("| phase | took |")
+	p("|---|---:|")
+	for _, t := range r.Timings {
+		p("| %s | %s |", t.Phase, t.Took.Round(100*time.Millisecond))
+	}
+	p("| whole run | %s |", r.Elapsed.Round(100*time.Millisecond))
+	p("")
+	plots := "`throttle-<scope>.html` (answered and refused requests of clients A and B), `concurrency.html`"
+	if r.Perf != nil {
+		plots += ", `perf-bare.html`, `perf-me.html`, `perf-refresh.html`, `perf-login.html`"
+	}
+	p("Latency plots (vegeta's HTML), beside this report: %s.", plots)
+}
+
+// problems lists what failed in a scenario's attacks.
+func (r *report) problems(w io.Writer, scenario string, rows []throttleRow) {
+	listed := false
+	for _, s := range rows {
+		for _, pr := range s.Check.Problems {
+			if !listed {
+				fmt.Fprintf(w, "%s problems:\n\n", scenario)
+				listed = true
+			}
+			fmt.Fprintf(w, "- %s, client %s: %s\n", s.Scope, s.Client, pr)
+		}
+	}
+	if listed {
+		fmt.Fprintln(w)
+	}
+}
+
+func (pr *perfReport) render(w io.Writer) {
+	p := func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) }
+	p("## Scenario 5: throughput and latency, throttles raised out of the way")
+	p("")
+	p("vegeta at increasing rates, %s a step (logins %s): doubling, then bisecting %d times. A rate is sustained when every answer is 200, p99 stays under %s and the client sent at least %.0f%% of it; a rate fails when two attempts fail. The bare handler runs in the harness's process and answers a body of the same size as GET /auth/me/'s. Logins are also measured at saturation (a fixed number in flight, the hashing pool kept busy), right after raw hashing with authd's parameters in the harness, and that is the rate compared with raw hashing. Targets are reported, not failed on.", stepDuration, loginStep, refineSteps, latencyBudget, sentRatio*100)
+	p("")
+	bare, _ := pr.sweep("bare")
+	p("| target | highest rate sustained | p99 there | ratio to the bare handler | peak throughput |")
+	p("|---|---:|---:|---:|---:|")
+	for _, s := range pr.Sweeps {
+		ratio := "-"
+		if bare.Best > 0 {
+			ratio = fmt.Sprintf("%.2f×", float64(s.Best)/float64(bare.Best))
+		}
+		p("| %s | %d/s | %s | %s | %.0f/s |", s.Target, s.Best, s.BestP99.Round(10*time.Microsecond), ratio, s.Peak)
+	}
+	p("")
+	p("| argon2id (m=%d KiB, t=%d, p=%d) | value |", argon2Memory/1024, password.DefaultParams.Time, password.DefaultParams.Threads)
+	p("|---|---:|")
+	p("| raw hashes/s, %d goroutines (GOMAXPROCS) | %.1f |", pr.HashWorkers, pr.HashRate)
+	if pr.HashRate > 0 {
+		sat := pr.Saturation
+		p("| logins/s at saturation, %d in flight (p50 %s, p99 %s; %s) | %.1f (%.2f× raw) |", sat.InFlight,
+			sat.P50.Round(100*time.Microsecond), sat.P99.Round(100*time.Microsecond), codes(sat.Codes), sat.Throughput, sat.Throughput/pr.HashRate)
+		if s, ok := pr.sweep("POST /auth/login/"); ok {
+			p("| logins/s sustained with p99 under %s | %d (%.2f× raw) |", latencyBudget, s.Best, float64(s.Best)/pr.HashRate)
+		}
+	}
+	p("")
+	p("| authd memory (VmHWM) | value |")
+	p("|---|---:|")
+	p("| peak RSS before the burst | %s |", mib(pr.RSSBase))
+	p("| peak RSS after %d concurrent logins (%s) | %s |", concurrentLogins, statuses(pr.RSSStatuses), mib(pr.RSSPeak))
+	p("| limit: hashing pool %d × %s + %s | %s |", pr.Pool, mib(argon2Memory), mib(rssHeadroom), mib(pr.RSSLimit))
+	p("")
+	p("| target | measured | met |")
+	p("|---|---|---|")
+	for _, t := range pr.targets() {
+		met := "no"
+		if t.Met {
+			met = "yes"
+		}
+		p("| %s | %s | %s |", t.What, t.Got, met)
+	}
+	p("")
+	for _, s := range pr.Sweeps {
+		p("<details><summary>%s: every step</summary>", s.Target)
+		p("")
+		p("| rate | attempt | sent/s | ok/s | p50 | p99 | max | statuses | sustained |")
+		p("|---:|---:|---:|---:|---:|---:|---:|---|---|")
+		for _, st := range s.Steps {
+			ok := "yes"
+			if !st.OK {
+				ok = "no: " + st.Why
+			}
+			p("| %d | %d | %.0f | %.0f | %s | %s | %s | %s | %s |", st.Rate, st.Attempt, st.Sent, st.Throughput,
+				st.P50.Round(10*time.Microsecond), st.P99.Round(10*time.Microsecond), st.Max.Round(10*time.Microsecond), codes(st.Codes), ok)
+		}
+		p("")
+		p("</details>")
+		p("")
+	}
+}
+
+// firstAnswered writes the answers of the first period, "6 of 6", with
+// those that may lie just after it when some are missing.
+func firstAnswered(c windowCheck, n int) string {
+	if c.FirstAnswered < n && c.FirstMaybe > c.FirstAnswered {
+		return fmt.Sprintf("%d (+%d at its end) of %d", c.FirstAnswered, c.FirstMaybe-c.FirstAnswered, n)
+	}
+	return fmt.Sprintf("%d of %d", c.FirstAnswered, n)
+}
+
+func scopeN(name string) int { return scopeNamed(name).n }
+
+// statuses writes a status histogram as "200×6, 429×140"; 0 is "none".
+func statuses(m map[int]int) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		label := strconv.Itoa(k)
+		if k == 0 {
+			label = "no answer"
+		}
+		parts = append(parts, fmt.Sprintf("%s×%d", label, m[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func codes(m map[string]int) string {
+	n := make(map[int]int, len(m))
+	for k, v := range m {
+		c, _ := strconv.Atoi(k)
+		n[c] += v
+	}
+	return statuses(n)
+}
+
+// throttleLabel splits a throttle plot into answered and refused requests.
+func throttleLabel(r *vegeta.Result) string {
+	switch r.Code {
+	case 0:
+		return "ERROR"
+	case 429:
+		return "429"
+	default:
+		return "answered"
+	}
+}
+
+// writeThrottlePlot plots the latencies of attacks, answered and refused
+// requests apart.
+func writeThrottlePlot(path, title string, attacks ...[]vegeta.Result) error {
+	pl := plot.New(plot.Title(title), plot.Label(throttleLabel), plot.Downsample(4000))
+	for _, rs := range attacks {
+		sorted := slices.Clone(rs)
+		slices.SortFunc(sorted, func(a, b vegeta.Result) int { return int(a.Seq) - int(b.Seq) })
+		for i := range sorted {
+			if err := pl.Add(&sorted[i]); err != nil {
+				return err
+			}
+		}
+	}
+	pl.Close()
+	return writePlot(path, pl)
+}
+
+func writePlot(path string, pl *plot.Plot) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := pl.WriteTo(f); err != nil {
+		f.Close()
+		return fmt.Errorf("plot %s: %w", path, err)
+	}
+	return f.Close()
+}
