@@ -108,7 +108,7 @@ func latestVersion(t *testing.T) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ms[len(ms)-1].version
+	return ms[len(ms)-1].Version
 }
 
 func TestStore(t *testing.T) {
@@ -121,12 +121,12 @@ func TestMigrationsLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ms) == 0 || ms[0].name != "0001_init" {
+	if len(ms) == 0 || ms[0].Name != "0001_init" {
 		t.Fatalf("migrations start with %+v, want 0001_init", ms)
 	}
 	for _, m := range ms {
-		if strings.TrimSpace(m.sql) == "" {
-			t.Errorf("migration %s is empty", m.name)
+		if strings.TrimSpace(m.SQL) == "" {
+			t.Errorf("migration %s is empty", m.Name)
 		}
 	}
 }

@@ -5,12 +5,9 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
-	"io/fs"
-	"path"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
+
+	"authd/internal/store"
 )
 
 // migrationFiles holds the schema changes, one file each, named
@@ -26,41 +23,9 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
     applied_at INTEGER NOT NULL
 ) STRICT`
 
-// migration is one schema change.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// loadMigrations returns the embedded migrations in order. Versions start
-// at 1 and have no gaps.
-func loadMigrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, name := range names {
-		base := path.Base(name)
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("migration %s: name is not NNNN_what.sql", base)
-		}
-		text, err := fs.ReadFile(migrationFiles, name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: strings.TrimSuffix(base, ".sql"), sql: string(text)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i, m := range ms {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("migration %s: want version %d", m.name, i+1)
-		}
-	}
-	return ms, nil
+// loadMigrations returns the embedded migrations in order.
+func loadMigrations() ([]store.Migration, error) {
+	return store.LoadMigrations(migrationFiles, "migrations")
 }
 
 // Migrate applies the migrations the database lacks and reports how many
@@ -77,12 +42,12 @@ func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
 		return 0, err
 	}
 	for _, m := range ms {
-		if m.version <= current {
+		if m.Version <= current {
 			continue
 		}
 		done, err := db.apply(ctx, m)
 		if err != nil {
-			return applied, fmt.Errorf("sqlite: migrate to %s: %w", m.name, err)
+			return applied, fmt.Errorf("sqlite: migrate to %s: %w", m.Name, err)
 		}
 		if done {
 			applied++
@@ -93,7 +58,7 @@ func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
 
 // apply runs one migration unless another process has run it already, and
 // reports whether it ran it.
-func (db *DB) apply(ctx context.Context, m migration) (bool, error) {
+func (db *DB) apply(ctx context.Context, m store.Migration) (bool, error) {
 	var done bool
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, createMigrationsTable); err != nil {
@@ -101,19 +66,19 @@ func (db *DB) apply(ctx context.Context, m migration) (bool, error) {
 		}
 		var exists bool
 		err := tx.QueryRowContext(ctx,
-			"SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?)", m.version).Scan(&exists)
+			"SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?)", m.Version).Scan(&exists)
 		if err != nil {
 			return fmt.Errorf("read schema_migrations: %w", err)
 		}
 		if exists {
 			return nil
 		}
-		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx,
 			"INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-			m.version, m.name, toDB(time.Now()))
+			m.Version, m.Name, toDB(time.Now()))
 		if err != nil {
 			return fmt.Errorf("record version: %w", err)
 		}

@@ -60,7 +60,7 @@ func latestVersion(t *testing.T) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ms[len(ms)-1].version
+	return ms[len(ms)-1].Version
 }
 
 func TestMigrationsLoad(t *testing.T) {
@@ -72,8 +72,8 @@ func TestMigrationsLoad(t *testing.T) {
 		t.Fatal("no migrations embedded")
 	}
 	for i, m := range ms {
-		if m.version != i+1 || m.sql == "" {
-			t.Errorf("migration %d: version %d, %d bytes of SQL", i, m.version, len(m.sql))
+		if m.Version != i+1 || m.SQL == "" {
+			t.Errorf("migration %d: version %d, %d bytes of SQL", i, m.Version, len(m.SQL))
 		}
 	}
 }
