@@ -99,14 +99,19 @@ func (s *Server) handleIntraCallback() http.Handler {
 	})
 }
 
-// intraIdentity reads and verifies the api_token cookie.
-func (s *Server) intraIdentity(r *http.Request) (token.Claims, bool) {
-	raw, ok := cookieValue(r, cookieAPI)
-	if !ok {
-		return token.Claims{}, false
+// intraIdentity reads and verifies the api_token cookie. When it is
+// missing or not valid, it answers invalid_api_token, clearing a cookie
+// that was sent since it can never become valid, and returns false.
+func (s *Server) intraIdentity(w http.ResponseWriter, r *http.Request) (token.Claims, bool) {
+	raw, sent := cookieValue(r, cookieAPI)
+	if sent {
+		if c, err := s.Tokens.Verify(raw, token.Intra); err == nil {
+			return c, true
+		}
+		s.clearCookie(w, cookieAPI)
 	}
-	c, err := s.Tokens.Verify(raw, token.Intra)
-	return c, err == nil
+	s.writeError(w, r, errInvalidAPIToken)
+	return token.Claims{}, false
 }
 
 // handleIntraLogin starts a session for the user linked to the Intra
@@ -114,12 +119,8 @@ func (s *Server) intraIdentity(r *http.Request) (token.Claims, bool) {
 // is on.
 func (s *Server) handleIntraLogin() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, ok := s.intraIdentity(r)
+		c, ok := s.intraIdentity(w, r)
 		if !ok {
-			if _, sent := cookieValue(r, cookieAPI); sent {
-				s.clearCookie(w, cookieAPI)
-			}
-			s.writeError(w, r, errInvalidAPIToken)
 			return
 		}
 		u, err := s.Store.UserByIntraID(r.Context(), c.IntraID)
@@ -209,12 +210,8 @@ func usernameCandidates(login string, intraID int64) []string {
 func (s *Server) handleIntraLink() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := principalFrom(r.Context())
-		c, ok := s.intraIdentity(r)
+		c, ok := s.intraIdentity(w, r)
 		if !ok {
-			if _, sent := cookieValue(r, cookieAPI); sent {
-				s.clearCookie(w, cookieAPI)
-			}
-			s.writeError(w, r, errInvalidAPIToken)
 			return
 		}
 		err := s.Store.LinkIntra(r.Context(), p.User.ID, store.IntraAccount{
