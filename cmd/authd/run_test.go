@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -248,3 +249,30 @@ func TestRunRejectsBadSettings(t *testing.T) {
 }
 
 func newTestClient() *http.Client { return &http.Client{Timeout: 20 * time.Second} }
+
+func TestRunServesWhileRedisIsDown(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{
+		"AUTHD_DB":             filepath.Join(t.TempDir(), "authd.db"),
+		"AUTHD_COOKIE_SECURE":  "false",
+		"AUTHD_REDIS_URL":      "redis://127.0.0.1:1/0", // nothing listens on port 1
+		"AUTHD_THROTTLE_LOGIN": "2/minute",
+	}
+	base, logs, _ := mustRun(t, env)
+	c := newTestClient()
+	bad := map[string]string{"username": "nobody", "password": "not a password"}
+	var got []int
+	for i := 0; i < 3; i++ {
+		got = append(got, call(t, c, "POST", base+"/auth/login/", "", bad).status)
+	}
+	if got[0] != 400 || got[1] != 400 || got[2] != 429 {
+		t.Errorf("logins with Redis down = %v, want [400 400 429]: counted in-process", got)
+	}
+	r := call(t, c, "GET", base+"/readyz", "", nil)
+	if r.status != 200 || !strings.Contains(fmt.Sprint(r.body["throttle"]), "degraded") {
+		t.Errorf("readyz = %d %v, want 200 with the throttle degraded", r.status, r.body)
+	}
+	if n := strings.Count(logs.String(), "shared throttle store unreachable"); n != 1 {
+		t.Errorf("the degradation was logged %d times, want once", n)
+	}
+}

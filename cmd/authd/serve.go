@@ -143,13 +143,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	var limiter throttle.Limiter = throttle.NewMemory(throttle.MemoryOptions{MaxKeys: cfg.ThrottleMaxKey})
 	var status func() map[string]string
 	if cfg.RedisURL != "" {
-		openCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		rdb, err := redislimit.Open(openCtx, cfg.RedisURL)
-		cancel()
+		rdb, err := redislimit.NewClient(cfg.RedisURL)
 		if err != nil {
 			return fmt.Errorf("AUTHD_REDIS_URL: %w", err)
 		}
 		defer rdb.Close()
+		pingCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		if err := rdb.Ping(pingCtx).Err(); err != nil {
+			// A replica restarting during a Redis outage still serves:
+			// Failover counts in-process until Redis answers.
+			log.Warn("Redis does not answer at start; throttles count in this process until it does", "cause", err.Error())
+		}
+		cancel()
 		f := throttle.NewFailover(redislimit.New(rdb, redislimit.Options{Prefix: cfg.RedisPrefix}), limiter, throttle.FailoverOptions{Logger: log})
 		limiter = f
 		status = func() map[string]string {

@@ -177,18 +177,40 @@ const (
 // after 1 s, and a call's context bounds it too. Errors name the server by
 // scheme, host and database only: never the password.
 func Open(ctx context.Context, rawURL string) (*redis.Client, error) {
+	client, server, err := newClient(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := client.Ping(ctx).Err(); err != nil {
+		client.Close()
+		return nil, fmt.Errorf("redislimit: ping %s: %w", server, err)
+	}
+	return client, nil
+}
+
+// NewClient is Open without the PING: a client for a server that may not
+// answer yet, for a service that must start (and count in-process) while
+// Redis is down. Only a malformed URL is an error.
+func NewClient(rawURL string) (*redis.Client, error) {
+	c, _, err := newClient(rawURL)
+	return c, err
+}
+
+// newClient also returns the server as it may appear in errors and logs:
+// scheme, host and database, never the password.
+func newClient(rawURL string) (*redis.Client, string, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		// The parser's message quotes the URL, password included.
-		return nil, errors.New("redislimit: the Redis URL does not parse, want redis://[[user]:password@]host[:port][/db] or rediss://...")
+		return nil, "", errors.New("redislimit: the Redis URL does not parse, want redis://[[user]:password@]host[:port][/db] or rediss://...")
 	}
 	if u.Scheme != "redis" && u.Scheme != "rediss" {
-		return nil, fmt.Errorf("redislimit: Redis URL scheme %q, want redis or rediss", u.Scheme)
+		return nil, "", fmt.Errorf("redislimit: Redis URL scheme %q, want redis or rediss", u.Scheme)
 	}
 	server := (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 	opts, err := redis.ParseURL(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("redislimit: %s: %w", server, err)
+		return nil, "", fmt.Errorf("redislimit: %s: %w", server, err)
 	}
 	if opts.DialTimeout == 0 {
 		opts.DialTimeout = dialTimeout
@@ -200,10 +222,5 @@ func Open(ctx context.Context, rawURL string) (*redis.Client, error) {
 		opts.WriteTimeout = writeTimeout
 	}
 	opts.ContextTimeoutEnabled = true
-	client := redis.NewClient(opts)
-	if err := client.Ping(ctx).Err(); err != nil {
-		client.Close()
-		return nil, fmt.Errorf("redislimit: ping %s: %w", server, err)
-	}
-	return client, nil
+	return redis.NewClient(opts), server, nil
 }
