@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"authd/internal/throttle"
+	"authd/internal/throttle/limitertest"
 )
 
 // The tests need a Redis server they may write keys beginning with
@@ -129,148 +130,21 @@ func refused(retry time.Duration) throttle.Decision {
 	return throttle.Decision{RetryAfter: retry}
 }
 
-// step is one call of Allow at a time after t0, and what it should decide.
-type step struct {
-	at   time.Duration
-	key  string
-	want throttle.Decision
-}
-
 func TestAllowExactness(t *testing.T) {
 	t.Parallel()
-	sixPerMinute := throttle.Rate{N: 6, Period: time.Minute}
-	s, us := time.Second, time.Microsecond
-	for _, tc := range []struct {
-		name  string
-		rate  throttle.Rate
-		steps []step
-	}{
-		{
-			name: "six accepted, the seventh refused until the oldest leaves",
-			rate: sixPerMinute,
-			steps: []step{
-				{at: 0, want: allowed(5)},
-				{at: 1 * s, want: allowed(4)},
-				{at: 2 * s, want: allowed(3)},
-				{at: 3 * s, want: allowed(2)},
-				{at: 4 * s, want: allowed(1)},
-				{at: 5 * s, want: allowed(0)},
-				{at: 10 * s, want: refused(50 * s)},
-				{at: 10*s + 250*time.Millisecond, want: refused(49*s + 750*time.Millisecond)},
-			},
+	us := time.Microsecond
+	limitertest.Run(t, func(t *testing.T, now func() time.Time) throttle.Limiter {
+		c := mustClient(t)
+		return New(c, Options{Prefix: mustPrefix(t, c), Now: now})
+	}, limitertest.Case{
+		Name: "times are kept to the microsecond",
+		Rate: throttle.Rate{N: 1, Period: time.Minute},
+		Steps: []limitertest.Step{
+			{At: 999 * time.Nanosecond, Want: limitertest.Allowed(0)}, // t0
+			{At: 60*time.Second - 1, Want: limitertest.Refused(us)},   // t0+60s-1µs
+			{At: 60 * time.Second, Want: limitertest.Allowed(0)},
 		},
-		{
-			name: "refusals are not counted",
-			rate: sixPerMinute,
-			steps: []step{
-				{at: 0, want: allowed(5)},
-				{at: 0, want: allowed(4)},
-				{at: 0, want: allowed(3)},
-				{at: 0, want: allowed(2)},
-				{at: 0, want: allowed(1)},
-				{at: 30 * s, want: allowed(0)},
-				{at: 31 * s, want: refused(29 * s)},
-				{at: 40 * s, want: refused(20 * s)},
-				{at: 50 * s, want: refused(10 * s)},
-				{at: 59 * s, want: refused(1 * s)},
-				{at: 60*s - us, want: refused(us)},
-				// The five of t0 leave together: five more are accepted,
-				// exactly as if no refused request had been made.
-				{at: 60 * s, want: allowed(4)},
-				{at: 60 * s, want: allowed(3)},
-				{at: 60 * s, want: allowed(2)},
-				{at: 60 * s, want: allowed(1)},
-				{at: 60 * s, want: allowed(0)},
-				{at: 60 * s, want: refused(30 * s)},
-				{at: 89 * s, want: refused(1 * s)},
-				// Then the one of t0+30s leaves, and exactly one more is
-				// accepted.
-				{at: 90 * s, want: allowed(0)},
-				{at: 90 * s, want: refused(30 * s)},
-				{at: 100 * s, want: refused(20 * s)},
-			},
-		},
-		{
-			name: "a request at exactly t+Period no longer counts the one of t",
-			rate: throttle.Rate{N: 1, Period: time.Minute},
-			steps: []step{
-				{at: 0, want: allowed(0)},
-				{at: 60*s - us, want: refused(us)},
-				{at: 60 * s, want: allowed(0)},
-				{at: 60 * s, want: refused(60 * s)},
-				{at: 120 * s, want: allowed(0)},
-			},
-		},
-		{
-			name: "the window slides one request at a time",
-			rate: throttle.Rate{N: 3, Period: 10 * s},
-			steps: []step{
-				{at: 0, want: allowed(2)},
-				{at: 4 * s, want: allowed(1)},
-				{at: 8 * s, want: allowed(0)},
-				{at: 9 * s, want: refused(1 * s)},
-				{at: 10 * s, want: allowed(0)},
-				{at: 10 * s, want: refused(4 * s)},
-				{at: 14 * s, want: allowed(0)},
-				{at: 17 * s, want: refused(1 * s)},
-				{at: 18 * s, want: allowed(0)},
-				// After a whole period of silence the log is as new.
-				{at: 28 * s, want: allowed(2)},
-			},
-		},
-		{
-			name: "keys are independent",
-			rate: throttle.Rate{N: 2, Period: time.Minute},
-			steps: []step{
-				{at: 0, key: "login|192.0.2.1", want: allowed(1)},
-				{at: 1 * s, key: "login|192.0.2.1", want: allowed(0)},
-				{at: 2 * s, key: "login|192.0.2.1", want: refused(58 * s)},
-				{at: 2 * s, key: "login|192.0.2.2", want: allowed(1)},
-				{at: 2 * s, key: "refresh|192.0.2.1", want: allowed(1)},
-				{at: 3 * s, key: "login|192.0.2.2", want: allowed(0)},
-				{at: 4 * s, key: "login|192.0.2.2", want: refused(58 * s)},
-				{at: 4 * s, key: "login|192.0.2.1", want: refused(56 * s)},
-				{at: 4 * s, key: "refresh|192.0.2.1", want: allowed(0)},
-			},
-		},
-		{
-			name: "a clock going back does not reorder the log",
-			rate: throttle.Rate{N: 2, Period: time.Minute},
-			steps: []step{
-				{at: 10 * s, want: allowed(1)},
-				{at: 5 * s, want: allowed(0)},
-				// Both were recorded at t0+10s.
-				{at: 1 * s, want: refused(60 * s)},
-				{at: 70*s - us, want: refused(us)},
-				{at: 70 * s, want: allowed(1)},
-			},
-		},
-		{
-			name: "times are kept to the microsecond",
-			rate: throttle.Rate{N: 1, Period: time.Minute},
-			steps: []step{
-				{at: 999 * time.Nanosecond, want: allowed(0)}, // t0
-				{at: 60*s - 1, want: refused(us)},             // t0+60s-1µs
-				{at: 60 * s, want: allowed(0)},
-			},
-		},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			f := newFixture(t)
-			for i, s := range tc.steps {
-				f.clock.Set(s.at)
-				key := s.key
-				if key == "" {
-					key = "k"
-				}
-				got := mustAllow(t, f, key, tc.rate)
-				if diff := cmp.Diff(s.want, got); diff != "" {
-					t.Errorf("step %d (t0+%v, %s) (-want +got):\n%s", i, s.at, key, diff)
-				}
-			}
-		})
-	}
+	})
 }
 
 // TestAllowMatchesMemory makes the same random calls of the Redis limiter
