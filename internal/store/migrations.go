@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"path"
@@ -46,4 +47,24 @@ func LoadMigrations(fsys fs.FS, dir string) ([]Migration, error) {
 		}
 	}
 	return ms, nil
+}
+
+// ApplyMigrations runs apply for each migration above version current, in
+// order, and returns how many apply reported it ran (another process may
+// have run one first). It stops at the first error.
+func ApplyMigrations(ctx context.Context, ms []Migration, current int, apply func(context.Context, Migration) (bool, error)) (int, error) {
+	applied := 0
+	for _, m := range ms {
+		if m.Version <= current {
+			continue
+		}
+		done, err := apply(ctx, m)
+		if err != nil {
+			return applied, fmt.Errorf("migrate to %s: %w", m.Name, err)
+		}
+		if done {
+			applied++
+		}
+	}
+	return applied, nil
 }

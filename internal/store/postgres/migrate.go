@@ -45,17 +45,9 @@ func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
 	if err != nil {
 		return 0, err
 	}
-	for _, m := range ms {
-		if m.Version <= current {
-			continue
-		}
-		done, err := db.apply(ctx, m)
-		if err != nil {
-			return applied, fmt.Errorf("postgres: migrate to %s: %w", m.Name, err)
-		}
-		if done {
-			applied++
-		}
+	applied, err = store.ApplyMigrations(ctx, ms, current, db.apply)
+	if err != nil {
+		return applied, fmt.Errorf("postgres: %w", err)
 	}
 	return applied, nil
 }
