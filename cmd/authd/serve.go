@@ -109,7 +109,7 @@ func signingKeys(ctx context.Context, cfg config.Config, st store.Store) ([][]by
 		b := make([]byte, 32)
 		_, err := rand.Read(b)
 		return b, err
-	})
+	}, time.Now())
 	if err != nil {
 		return nil, fmt.Errorf("signing key: %w", err)
 	}

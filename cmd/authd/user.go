@@ -101,7 +101,7 @@ func userCommand(ctx context.Context, args []string, getenv func(string) string,
 		if err != nil {
 			return fmt.Errorf("user add: %w", err)
 		}
-		u, err := st.CreateUser(ctx, store.NewUser{Username: name, Email: *email, PasswordHash: hash})
+		u, err := st.CreateUser(ctx, store.NewUser{Username: name, Email: *email, PasswordHash: hash}, time.Now())
 		if errors.Is(err, store.ErrUsernameTaken) {
 			return fmt.Errorf("user add: username %q is taken", name)
 		}

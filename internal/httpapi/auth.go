@@ -316,7 +316,7 @@ func (s *Server) handleRegister() http.Handler {
 			s.writeError(w, r, fmt.Errorf("register: hash: %w", err))
 			return
 		}
-		u, err := s.Store.CreateUser(r.Context(), store.NewUser{Username: *req.Username, Email: email, PasswordHash: hash})
+		u, err := s.Store.CreateUser(r.Context(), store.NewUser{Username: *req.Username, Email: email, PasswordHash: hash}, s.Now())
 		if errors.Is(err, store.ErrUsernameTaken) {
 			s.writeError(w, r, errUsernameTaken)
 			return

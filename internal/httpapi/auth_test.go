@@ -35,7 +35,7 @@ func TestErrorTable(t *testing.T) {
 	if err := e.store.SetDisabled(ctx, disabled.ID, true, e.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.store.CreateUser(ctx, store.NewUser{Username: "intraonly", Intra: &store.IntraAccount{ID: 7, Login: "intraonly"}}); err != nil {
+	if _, err := e.store.CreateUser(ctx, store.NewUser{Username: "intraonly", Intra: &store.IntraAccount{ID: 7, Login: "intraonly"}}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	access, refresh := e.mustLogin(t, "alice", "alice-password")
@@ -327,7 +327,7 @@ func TestDjangoHashIsAcceptedAndReplaced(t *testing.T) {
 		t.Fatal(err)
 	}
 	hash := "pbkdf2_sha256$1000$" + salt + "$" + base64.StdEncoding.EncodeToString(key)
-	u, err := e.store.CreateUser(context.Background(), store.NewUser{Username: "legacy", PasswordHash: hash})
+	u, err := e.store.CreateUser(context.Background(), store.NewUser{Username: "legacy", PasswordHash: hash}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

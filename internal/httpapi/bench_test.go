@@ -53,7 +53,7 @@ func benchServerOn(b *testing.B, db store.Store) (http.Handler, *password.Hasher
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := db.CreateUser(context.Background(), store.NewUser{Username: "bench", PasswordHash: hash}); err != nil {
+	if _, err := db.CreateUser(context.Background(), store.NewUser{Username: "bench", PasswordHash: hash}, time.Now()); err != nil {
 		b.Fatal(err)
 	}
 	h := NewServer(Deps{Config: cfg, Store: db, Tokens: issuer, Passwords: hasher, Limiter: throttle.NewMemory(throttle.MemoryOptions{})})

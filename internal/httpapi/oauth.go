@@ -161,7 +161,7 @@ func (s *Server) provision(ctx context.Context, c token.Claims) (store.User, err
 		DisplayName: c.DisplayName, ImageLink: c.ImageLink, LinkedAt: s.Now(),
 	}
 	for _, name := range usernameCandidates(c.IntraLogin, c.IntraID) {
-		u, err := s.Store.CreateUser(ctx, store.NewUser{Username: name, Email: c.Email, Intra: acct})
+		u, err := s.Store.CreateUser(ctx, store.NewUser{Username: name, Email: c.Email, Intra: acct}, s.Now())
 		switch {
 		case err == nil:
 			return u, nil
@@ -217,7 +217,7 @@ func (s *Server) handleIntraLink() http.Handler {
 		err := s.Store.LinkIntra(r.Context(), p.User.ID, store.IntraAccount{
 			ID: c.IntraID, Login: c.IntraLogin, Email: c.Email,
 			DisplayName: c.DisplayName, ImageLink: c.ImageLink, LinkedAt: s.Now(),
-		})
+		}, s.Now())
 		if errors.Is(err, store.ErrIntraLinked) || errors.Is(err, store.ErrUserLinked) {
 			s.writeError(w, r, &Error{codeAlreadyLinked, "This Intra account or this user is already linked to another."})
 			return

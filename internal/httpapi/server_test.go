@@ -192,7 +192,7 @@ func (e *testEnv) mustUser(t testing.TB, name, pw string) store.User {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := e.store.CreateUser(context.Background(), store.NewUser{Username: name, Email: name + "@example.com", PasswordHash: h})
+	u, err := e.store.CreateUser(context.Background(), store.NewUser{Username: name, Email: name + "@example.com", PasswordHash: h}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

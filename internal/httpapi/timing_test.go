@@ -35,7 +35,7 @@ func TestLoginTimingHidesWhetherTheUserExists(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.store.CreateUser(context.Background(), store.NewUser{Username: "alice", PasswordHash: h}); err != nil {
+	if _, err := e.store.CreateUser(context.Background(), store.NewUser{Username: "alice", PasswordHash: h}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 

@@ -31,11 +31,11 @@ func (o *outage) fail() error {
 	return nil
 }
 
-func (o *outage) CreateUser(ctx context.Context, u store.NewUser) (store.User, error) {
+func (o *outage) CreateUser(ctx context.Context, u store.NewUser, now time.Time) (store.User, error) {
 	if err := o.fail(); err != nil {
 		return store.User{}, err
 	}
-	return o.Store.CreateUser(ctx, u)
+	return o.Store.CreateUser(ctx, u, now)
 }
 
 func (o *outage) UserByID(ctx context.Context, id int64) (store.User, error) {
@@ -80,11 +80,11 @@ func (o *outage) SetDisabled(ctx context.Context, id int64, disabled bool, now t
 	return o.Store.SetDisabled(ctx, id, disabled, now)
 }
 
-func (o *outage) LinkIntra(ctx context.Context, id int64, a store.IntraAccount) error {
+func (o *outage) LinkIntra(ctx context.Context, id int64, a store.IntraAccount, now time.Time) error {
 	if err := o.fail(); err != nil {
 		return err
 	}
-	return o.Store.LinkIntra(ctx, id, a)
+	return o.Store.LinkIntra(ctx, id, a, now)
 }
 
 func (o *outage) CreateSession(ctx context.Context, s store.Session) error {
@@ -115,11 +115,11 @@ func (o *outage) DeleteExpiredSessions(ctx context.Context, now time.Time) (int6
 	return o.Store.DeleteExpiredSessions(ctx, now)
 }
 
-func (o *outage) SigningKey(ctx context.Context, generate func() ([]byte, error)) ([]byte, error) {
+func (o *outage) SigningKey(ctx context.Context, generate func() ([]byte, error), now time.Time) ([]byte, error) {
 	if err := o.fail(); err != nil {
 		return nil, err
 	}
-	return o.Store.SigningKey(ctx, generate)
+	return o.Store.SigningKey(ctx, generate, now)
 }
 
 func (o *outage) Ping(ctx context.Context) error {

@@ -45,7 +45,8 @@ type IntraAccount struct {
 }
 
 // NewUser describes a user to create. With Intra set, the user and the
-// link are created together, atomically.
+// link are created together, atomically; Intra.LinkedAt is ignored, the
+// link being as old as the user.
 type NewUser struct {
 	Username     string
 	Email        string
@@ -70,10 +71,11 @@ func (s Session) Live(now time.Time) bool {
 // Store is the persistence authd needs. Implementations are safe for
 // concurrent use.
 type Store interface {
-	// CreateUser inserts a user (and its Intra link, if any). It returns
-	// ErrUsernameTaken when the username exists in any case, and
-	// ErrIntraLinked when the Intra account is linked to someone already.
-	CreateUser(ctx context.Context, u NewUser) (User, error)
+	// CreateUser inserts a user (and its Intra link, if any), both dated
+	// now. It returns ErrUsernameTaken when the username exists in any
+	// case, and ErrIntraLinked when the Intra account is linked to someone
+	// already.
+	CreateUser(ctx context.Context, u NewUser, now time.Time) (User, error)
 	// UserByID, UserByUsername (case-insensitive) and UserByIntraID return
 	// ErrNotFound when no user matches.
 	UserByID(ctx context.Context, id int64) (User, error)
@@ -86,9 +88,10 @@ type Store interface {
 	// SetDisabled disables or enables a user; disabling also revokes every
 	// live session of theirs.
 	SetDisabled(ctx context.Context, userID int64, disabled bool, now time.Time) error
-	// LinkIntra links an Intra account to a user. Linking the same pair
-	// again succeeds; it returns ErrIntraLinked or ErrUserLinked on conflict.
-	LinkIntra(ctx context.Context, userID int64, a IntraAccount) error
+	// LinkIntra links an Intra account to a user, dated now (a.LinkedAt is
+	// ignored). Linking the same pair again succeeds and changes nothing;
+	// it returns ErrIntraLinked or ErrUserLinked on conflict.
+	LinkIntra(ctx context.Context, userID int64, a IntraAccount, now time.Time) error
 
 	// CreateSession stores a new session.
 	CreateSession(ctx context.Context, s Session) error
@@ -104,7 +107,8 @@ type Store interface {
 	// SigningKey returns the signing key kept in the store, creating it
 	// with generate when there is none. Concurrent callers, in one process
 	// or several sharing the database, all get the same key.
-	SigningKey(ctx context.Context, generate func() ([]byte, error)) ([]byte, error)
+	// A key it creates is dated now.
+	SigningKey(ctx context.Context, generate func() ([]byte, error), now time.Time) ([]byte, error)
 
 	// Ping reports whether the backend answers.
 	Ping(ctx context.Context) error

@@ -80,7 +80,7 @@ func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, 
 // SigningKey returns the signing key kept in the database. When there is
 // none it stores one made by generate, unless another process stores its
 // own first; either way every caller gets the key that was stored.
-func (db *DB) SigningKey(ctx context.Context, generate func() ([]byte, error)) ([]byte, error) {
+func (db *DB) SigningKey(ctx context.Context, generate func() ([]byte, error), now time.Time) ([]byte, error) {
 	key, err := db.signingKey(ctx)
 	if err == nil {
 		return key, nil
@@ -97,7 +97,7 @@ func (db *DB) SigningKey(ctx context.Context, generate func() ([]byte, error)) (
 	}
 	_, err = db.pool.Exec(ctx, `
 		INSERT INTO signing_key (id, key, created_at) VALUES (TRUE, $1, $2)
-		ON CONFLICT (id) DO NOTHING`, fresh, utcNow())
+		ON CONFLICT (id) DO NOTHING`, fresh, dbTime(now))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: signing key: store: %w", err)
 	}

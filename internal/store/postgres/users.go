@@ -47,11 +47,6 @@ func scanUser(row pgx.CollectableRow) (store.User, error) {
 	return u, nil
 }
 
-// utcNow is the current time as the database keeps it: UTC, to the microsecond.
-func utcNow() time.Time {
-	return dbTime(time.Now())
-}
-
 // dbTime is t as the database keeps it: UTC, to the microsecond.
 func dbTime(t time.Time) time.Time {
 	return t.UTC().Truncate(time.Microsecond)
@@ -59,19 +54,16 @@ func dbTime(t time.Time) time.Time {
 
 // CreateUser inserts a user and, when nu.Intra is set, its Intra link in
 // the same transaction.
-func (db *DB) CreateUser(ctx context.Context, nu store.NewUser) (store.User, error) {
+func (db *DB) CreateUser(ctx context.Context, nu store.NewUser, now time.Time) (store.User, error) {
 	u := store.User{
 		Username:     nu.Username,
 		Email:        nu.Email,
 		PasswordHash: nu.PasswordHash,
-		CreatedAt:    utcNow(),
+		CreatedAt:    dbTime(now),
 	}
 	if nu.Intra != nil {
 		a := *nu.Intra
-		if a.LinkedAt.IsZero() {
-			a.LinkedAt = u.CreatedAt
-		}
-		a.LinkedAt = dbTime(a.LinkedAt)
+		a.LinkedAt = u.CreatedAt
 		u.Intra = &a
 	}
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
@@ -194,13 +186,10 @@ func (db *DB) SetDisabled(ctx context.Context, userID int64, disabled bool, now 
 // succeeds and changes nothing. It returns store.ErrNotFound when the user
 // does not exist; otherwise, when the Intra account is linked to another
 // user, store.ErrIntraLinked, whatever the user's own link; otherwise
-// store.ErrUserLinked when the user has another link. A link without a
-// LinkedAt time is dated now.
-func (db *DB) LinkIntra(ctx context.Context, userID int64, a store.IntraAccount) error {
-	if a.LinkedAt.IsZero() {
-		a.LinkedAt = utcNow()
-	}
-	a.LinkedAt = dbTime(a.LinkedAt)
+// store.ErrUserLinked when the user has another link. The link is dated
+// now.
+func (db *DB) LinkIntra(ctx context.Context, userID int64, a store.IntraAccount, now time.Time) error {
+	a.LinkedAt = dbTime(now)
 	// A link that blocks the insert is read afterwards; should it vanish in
 	// between, with its user, the insert is tried again.
 	for range 3 {

@@ -88,7 +88,7 @@ func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, 
 // none it stores one made by generate. The check and the store happen
 // under the write lock, so generate runs once for all the callers and
 // processes sharing the database, unless it fails.
-func (db *DB) SigningKey(ctx context.Context, generate func() ([]byte, error)) ([]byte, error) {
+func (db *DB) SigningKey(ctx context.Context, generate func() ([]byte, error), now time.Time) ([]byte, error) {
 	key, err := signingKey(ctx, db.reader)
 	if err == nil {
 		return key, nil
@@ -111,7 +111,7 @@ func (db *DB) SigningKey(ctx context.Context, generate func() ([]byte, error)) (
 		}
 		key = bytes.Clone(fresh)
 		_, err = tx.ExecContext(ctx,
-			"INSERT INTO signing_key (id, key, created_at) VALUES (1, ?, ?)", key, toDB(time.Now()))
+			"INSERT INTO signing_key (id, key, created_at) VALUES (1, ?, ?)", key, toDB(now))
 		return err
 	})
 	if err != nil {

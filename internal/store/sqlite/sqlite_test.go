@@ -47,7 +47,7 @@ func mustOpenPath(t testing.TB, path string) *DB {
 
 func mustCreateUser(t testing.TB, db *DB, nu store.NewUser) store.User {
 	t.Helper()
-	u, err := db.CreateUser(context.Background(), nu)
+	u, err := db.CreateUser(context.Background(), nu, time.Now())
 	if err != nil {
 		t.Fatalf("CreateUser(%q): %v", nu.Username, err)
 	}
@@ -174,7 +174,7 @@ func TestReopenKeepsData(t *testing.T) {
 	u, err := db.CreateUser(ctx, store.NewUser{
 		Username: "Alice", Email: "alice@example.com", PasswordHash: "hash",
 		Intra: &store.IntraAccount{ID: 42, Login: "alice42", Email: "a@42.fr", DisplayName: "Alice", ImageLink: "https://x/a.jpg", LinkedAt: now},
-	})
+	}, time.Now())
 	if err != nil {
 		t.Fatalf("CreateUser: %v", err)
 	}
@@ -182,7 +182,7 @@ func TestReopenKeepsData(t *testing.T) {
 	if err := db.CreateSession(ctx, sess); err != nil {
 		t.Fatalf("CreateSession: %v", err)
 	}
-	key, err := db.SigningKey(ctx, func() ([]byte, error) { return []byte("0123456789abcdef0123456789abcdef"), nil })
+	key, err := db.SigningKey(ctx, func() ([]byte, error) { return []byte("0123456789abcdef0123456789abcdef"), nil }, time.Now())
 	if err != nil {
 		t.Fatalf("SigningKey: %v", err)
 	}
@@ -208,7 +208,7 @@ func TestReopenKeepsData(t *testing.T) {
 	gotKey, err := db.SigningKey(ctx, func() ([]byte, error) {
 		t.Error("generate called after reopening")
 		return nil, errors.New("unexpected")
-	})
+	}, time.Now())
 	if err != nil || !bytes.Equal(gotKey, key) {
 		t.Errorf("SigningKey after reopening = %q, %v; want %q", gotKey, err, key)
 	}
@@ -331,7 +331,7 @@ func TestConcurrentWriters(t *testing.T) {
 		wg.Go(func() {
 			for i := range perG {
 				name := fmt.Sprintf("g%d-%d", g, i)
-				u, err := db.CreateUser(ctx, store.NewUser{Username: name})
+				u, err := db.CreateUser(ctx, store.NewUser{Username: name}, time.Now())
 				if err != nil {
 					errs <- fmt.Errorf("CreateUser(%s): %w", name, err)
 					continue
@@ -343,7 +343,7 @@ func TestConcurrentWriters(t *testing.T) {
 					errs <- fmt.Errorf("Session(%s): %w", name, err)
 				}
 				// A transaction that reads before it writes.
-				if err := db.LinkIntra(ctx, u.ID, store.IntraAccount{ID: int64(g*perG + i), Login: name}); err != nil {
+				if err := db.LinkIntra(ctx, u.ID, store.IntraAccount{ID: int64(g*perG + i), Login: name}, time.Now()); err != nil {
 					errs <- fmt.Errorf("LinkIntra(%s): %w", name, err)
 				}
 				if i%5 == 0 {

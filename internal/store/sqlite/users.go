@@ -59,21 +59,17 @@ func usernameKey(username string) string {
 }
 
 // CreateUser inserts a user and, when nu.Intra is set, its Intra link in
-// the same transaction. An Intra link without a LinkedAt time is dated
-// with the user's creation.
-func (db *DB) CreateUser(ctx context.Context, nu store.NewUser) (store.User, error) {
+// the same transaction, both dated now.
+func (db *DB) CreateUser(ctx context.Context, nu store.NewUser, now time.Time) (store.User, error) {
 	u := store.User{
 		Username:     nu.Username,
 		Email:        nu.Email,
 		PasswordHash: nu.PasswordHash,
-		CreatedAt:    dbTime(time.Now()),
+		CreatedAt:    dbTime(now),
 	}
 	if nu.Intra != nil {
 		a := *nu.Intra
-		if a.LinkedAt.IsZero() {
-			a.LinkedAt = u.CreatedAt
-		}
-		a.LinkedAt = dbTime(a.LinkedAt)
+		a.LinkedAt = u.CreatedAt
 		u.Intra = &a
 	}
 	err := db.write(ctx, func(tx *sql.Tx) error {
@@ -224,13 +220,10 @@ func (db *DB) SetDisabled(ctx context.Context, userID int64, disabled bool, now 
 // LinkIntra links an Intra account to a user. Linking the same pair again
 // succeeds and changes nothing. When the Intra account is linked to
 // another user it returns store.ErrIntraLinked, whatever the user's own
-// link; otherwise store.ErrUserLinked when the user has another link. A
-// link without a LinkedAt time is dated now.
-func (db *DB) LinkIntra(ctx context.Context, userID int64, a store.IntraAccount) error {
-	if a.LinkedAt.IsZero() {
-		a.LinkedAt = time.Now()
-	}
-	a.LinkedAt = dbTime(a.LinkedAt)
+// link; otherwise store.ErrUserLinked when the user has another link. The
+// link is dated now.
+func (db *DB) LinkIntra(ctx context.Context, userID int64, a store.IntraAccount, now time.Time) error {
+	a.LinkedAt = dbTime(now)
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		// The transaction holds the write lock, so what it reads stays true
 		// until it commits.

@@ -80,7 +80,12 @@ var approxTime = cmpopts.EquateApproxTime(time.Second)
 
 func mustCreateUser(t *testing.T, s store.Store, nu store.NewUser) store.User {
 	t.Helper()
-	u, err := s.CreateUser(t.Context(), nu)
+	return mustCreateUserAt(t, s, nu, time.Now())
+}
+
+func mustCreateUserAt(t *testing.T, s store.Store, nu store.NewUser, now time.Time) store.User {
+	t.Helper()
+	u, err := s.CreateUser(t.Context(), nu, now)
 	if err != nil {
 		t.Fatalf("CreateUser(%q): %v", nu.Username, err)
 	}
@@ -225,7 +230,7 @@ func testUserByUsernameIgnoresCase(t *testing.T, s store.Store) {
 func testUsernameTaken(t *testing.T, s store.Store) {
 	first := mustCreateUser(t, s, store.NewUser{Username: "alice", Email: "first@example.com"})
 	for _, name := range []string{"alice", "Alice", "ALICE", "aLIce"} {
-		_, err := s.CreateUser(t.Context(), store.NewUser{Username: name, Email: "second@example.com"})
+		_, err := s.CreateUser(t.Context(), store.NewUser{Username: name, Email: "second@example.com"}, time.Now())
 		if !errors.Is(err, store.ErrUsernameTaken) {
 			t.Errorf("CreateUser(%q) = %v, want ErrUsernameTaken", name, err)
 		}
@@ -245,7 +250,7 @@ func testListUsers(t *testing.T, s store.Store) {
 	for _, name := range []string{"carol", "alice", "bob", "dave"} {
 		want = append(want, mustCreateUser(t, s, store.NewUser{Username: name, Email: name + "@example.com"}))
 	}
-	if err := s.LinkIntra(t.Context(), want[2].ID, store.IntraAccount{ID: 4242, Login: "bob42", LinkedAt: base}); err != nil {
+	if err := s.LinkIntra(t.Context(), want[2].ID, store.IntraAccount{ID: 4242, Login: "bob42", LinkedAt: base}, time.Now()); err != nil {
 		t.Fatalf("LinkIntra: %v", err)
 	}
 	want[2] = mustUserByID(t, s, want[2].ID)
@@ -282,13 +287,13 @@ func testCreateUserWithIntra(t *testing.T, s store.Store) {
 		ImageLink:   "https://cdn.intra.42.fr/users/abc/jdoe.jpg",
 		LinkedAt:    base,
 	}
-	got := mustCreateUser(t, s, store.NewUser{Username: "jdoe", Email: "jdoe@student.42.fr", Intra: &acct})
+	got := mustCreateUserAt(t, s, store.NewUser{Username: "jdoe", Email: "jdoe@student.42.fr", Intra: &acct}, base)
 	checkUTC(t, "CreateUser", userTimes(got)...)
 	want := store.User{
 		ID:        got.ID,
 		Username:  "jdoe",
 		Email:     "jdoe@student.42.fr",
-		CreatedAt: got.CreatedAt,
+		CreatedAt: base,
 		Intra:     &acct,
 	}
 	if diff := cmp.Diff(want, got, approxTime); diff != "" {
@@ -310,15 +315,16 @@ func testCreateUserWithIntra(t *testing.T, s store.Store) {
 	}
 }
 
+// testCreateUserWithIntraDatesLink: the link is as old as the user,
+// whatever LinkedAt the caller left in the account.
 func testCreateUserWithIntraDatesLink(t *testing.T, s store.Store) {
-	before := time.Now()
-	got := mustCreateUser(t, s, store.NewUser{Username: "jdoe", Intra: &store.IntraAccount{ID: 7, Login: "jdoe"}})
-	after := time.Now()
+	created := base.Add(time.Hour)
+	got := mustCreateUserAt(t, s, store.NewUser{Username: "jdoe", Intra: &store.IntraAccount{ID: 7, Login: "jdoe", LinkedAt: base}}, created)
 	if got.Intra == nil {
 		t.Fatal("CreateUser returned no Intra link")
 	}
-	if la := got.Intra.LinkedAt; la.Before(before.Truncate(time.Second)) || la.After(after) {
-		t.Errorf("LinkedAt of a link given none = %v, want between %v and %v", la, before, after)
+	if la := got.Intra.LinkedAt; !la.Equal(got.CreatedAt) || !cmp.Equal(la, created, approxTime) {
+		t.Errorf("LinkedAt = %v, want the creation time %v", la, created)
 	}
 	if diff := cmp.Diff(got, mustUserByID(t, s, got.ID)); diff != "" {
 		t.Errorf("UserByID (-want +got):\n%s", diff)
@@ -328,7 +334,7 @@ func testCreateUserWithIntraDatesLink(t *testing.T, s store.Store) {
 func testCreateUserIntraLinked(t *testing.T, s store.Store) {
 	owner := mustCreateUser(t, s, store.NewUser{Username: "owner", Intra: &store.IntraAccount{ID: 42, Login: "owner42", LinkedAt: base}})
 
-	_, err := s.CreateUser(t.Context(), store.NewUser{Username: "bob", Intra: &store.IntraAccount{ID: 42, Login: "bob42", LinkedAt: base}})
+	_, err := s.CreateUser(t.Context(), store.NewUser{Username: "bob", Intra: &store.IntraAccount{ID: 42, Login: "bob42", LinkedAt: base}}, time.Now())
 	if !errors.Is(err, store.ErrIntraLinked) {
 		t.Fatalf("CreateUser with a linked Intra id = %v, want ErrIntraLinked", err)
 	}
@@ -356,7 +362,7 @@ func testCreateUserIntraLinked(t *testing.T, s store.Store) {
 
 func testCreateUserUsernameTakenLinksNothing(t *testing.T, s store.Store) {
 	mustCreateUser(t, s, store.NewUser{Username: "alice"})
-	_, err := s.CreateUser(t.Context(), store.NewUser{Username: "ALICE", Intra: &store.IntraAccount{ID: 7, Login: "alice7", LinkedAt: base}})
+	_, err := s.CreateUser(t.Context(), store.NewUser{Username: "ALICE", Intra: &store.IntraAccount{ID: 7, Login: "alice7", LinkedAt: base}}, time.Now())
 	if !errors.Is(err, store.ErrUsernameTaken) {
 		t.Fatalf("CreateUser = %v, want ErrUsernameTaken", err)
 	}
@@ -384,7 +390,7 @@ func testNotFound(t *testing.T, s store.Store) {
 		{"SetDisabled(true)", func(ctx context.Context) error { return s.SetDisabled(ctx, unknown, true, base) }},
 		{"SetDisabled(false)", func(ctx context.Context) error { return s.SetDisabled(ctx, unknown, false, base) }},
 		{"LinkIntra", func(ctx context.Context) error {
-			return s.LinkIntra(ctx, unknown, store.IntraAccount{ID: 3, Login: "x", LinkedAt: base})
+			return s.LinkIntra(ctx, unknown, store.IntraAccount{ID: 3, Login: "x", LinkedAt: base}, time.Now())
 		}},
 		{"Session", func(ctx context.Context) error { _, err := s.Session(ctx, "s2"); return err }},
 		{"CreateSession of an unknown user", func(ctx context.Context) error {
@@ -507,7 +513,7 @@ func testLinkIntra(t *testing.T, s store.Store) {
 		ImageLink:   "https://cdn.intra.42.fr/users/alogin.jpg",
 		LinkedAt:    base,
 	}
-	if err := s.LinkIntra(t.Context(), u.ID, acct); err != nil {
+	if err := s.LinkIntra(t.Context(), u.ID, acct, base); err != nil {
 		t.Fatalf("LinkIntra: %v", err)
 	}
 	want := u
@@ -532,32 +538,31 @@ func testLinkIntra(t *testing.T, s store.Store) {
 		t.Errorf("UserByUsername (-want +got):\n%s", diff)
 	}
 
-	// A link without a time is dated when it is made.
+	// The link is dated by the caller's now, not by the account's LinkedAt.
 	bob := mustCreateUser(t, s, store.NewUser{Username: "bob"})
-	before := time.Now()
-	if err := s.LinkIntra(t.Context(), bob.ID, store.IntraAccount{ID: 2, Login: "bob"}); err != nil {
-		t.Fatalf("LinkIntra without LinkedAt: %v", err)
+	linked := base.Add(2 * time.Hour)
+	if err := s.LinkIntra(t.Context(), bob.ID, store.IntraAccount{ID: 2, Login: "bob", LinkedAt: base}, linked); err != nil {
+		t.Fatalf("LinkIntra: %v", err)
 	}
-	after := time.Now()
 	gotBob := mustUserByID(t, s, bob.ID)
 	if gotBob.Intra == nil {
-		t.Fatal("LinkIntra without LinkedAt made no link")
+		t.Fatal("LinkIntra made no link")
 	}
-	if la := gotBob.Intra.LinkedAt; la.Before(before.Truncate(time.Second)) || la.After(after) {
-		t.Errorf("LinkedAt of a link given none = %v, want between %v and %v", la, before, after)
+	if diff := cmp.Diff(linked, gotBob.Intra.LinkedAt, approxTime); diff != "" {
+		t.Errorf("LinkedAt (-want +got):\n%s", diff)
 	}
 }
 
 func testLinkIntraSamePair(t *testing.T, s store.Store) {
 	u := mustCreateUser(t, s, store.NewUser{Username: "alice"})
 	acct := store.IntraAccount{ID: 5, Login: "alice5", LinkedAt: base}
-	if err := s.LinkIntra(t.Context(), u.ID, acct); err != nil {
+	if err := s.LinkIntra(t.Context(), u.ID, acct, time.Now()); err != nil {
 		t.Fatalf("LinkIntra: %v", err)
 	}
 	again := acct
 	again.LinkedAt = base.Add(time.Hour)
 	for i := range 2 {
-		if err := s.LinkIntra(t.Context(), u.ID, again); err != nil {
+		if err := s.LinkIntra(t.Context(), u.ID, again, time.Now()); err != nil {
 			t.Errorf("LinkIntra of the same pair, time %d: %v", i+2, err)
 		}
 	}
@@ -574,10 +579,10 @@ func testLinkIntraConflicts(t *testing.T, s store.Store) {
 	alice := mustCreateUser(t, s, store.NewUser{Username: "alice"})
 	bob := mustCreateUser(t, s, store.NewUser{Username: "bob"})
 	carol := mustCreateUser(t, s, store.NewUser{Username: "carol"})
-	if err := s.LinkIntra(t.Context(), alice.ID, store.IntraAccount{ID: 1, Login: "alice1", LinkedAt: base}); err != nil {
+	if err := s.LinkIntra(t.Context(), alice.ID, store.IntraAccount{ID: 1, Login: "alice1", LinkedAt: base}, time.Now()); err != nil {
 		t.Fatalf("LinkIntra(alice, 1): %v", err)
 	}
-	if err := s.LinkIntra(t.Context(), bob.ID, store.IntraAccount{ID: 2, Login: "bob2", LinkedAt: base}); err != nil {
+	if err := s.LinkIntra(t.Context(), bob.ID, store.IntraAccount{ID: 2, Login: "bob2", LinkedAt: base}, time.Now()); err != nil {
 		t.Fatalf("LinkIntra(bob, 2): %v", err)
 	}
 	aliceBefore := mustUserByID(t, s, alice.ID)
@@ -594,7 +599,7 @@ func testLinkIntraConflicts(t *testing.T, s store.Store) {
 		{"unknown user", carol.ID + 1000, 4, store.ErrNotFound},
 	}
 	for _, tt := range tests {
-		err := s.LinkIntra(t.Context(), tt.userID, store.IntraAccount{ID: tt.intraID, Login: "x", LinkedAt: base})
+		err := s.LinkIntra(t.Context(), tt.userID, store.IntraAccount{ID: tt.intraID, Login: "x", LinkedAt: base}, time.Now())
 		if !errors.Is(err, tt.want) {
 			t.Errorf("%s: LinkIntra(%d, %d) = %v, want %v", tt.name, tt.userID, tt.intraID, err, tt.want)
 		}
@@ -616,7 +621,7 @@ func testLinkIntraConflicts(t *testing.T, s store.Store) {
 		}
 	}
 	// carol may still take a free account.
-	if err := s.LinkIntra(t.Context(), carol.ID, store.IntraAccount{ID: 3, Login: "carol3", LinkedAt: base}); err != nil {
+	if err := s.LinkIntra(t.Context(), carol.ID, store.IntraAccount{ID: 3, Login: "carol3", LinkedAt: base}, time.Now()); err != nil {
 		t.Errorf("LinkIntra(carol, 3): %v", err)
 	}
 }
@@ -794,10 +799,10 @@ func testTimesRoundTripInUTC(t *testing.T, s store.Store) {
 		checkUTC(t, fmt.Sprintf("zone %v: Session", loc), sessionTimes(got)...)
 
 		linkedAt := at.Add(-time.Hour)
-		lu := mustCreateUser(t, s, store.NewUser{
+		lu := mustCreateUserAt(t, s, store.NewUser{
 			Username: fmt.Sprintf("linked%d", i),
-			Intra:    &store.IntraAccount{ID: int64(100 + i), Login: "l", LinkedAt: linkedAt},
-		})
+			Intra:    &store.IntraAccount{ID: int64(100 + i), Login: "l"},
+		}, linkedAt)
 		stored := mustUserByID(t, s, lu.ID)
 		if diff := cmp.Diff(linkedAt, stored.Intra.LinkedAt, approxTime); diff != "" {
 			t.Errorf("zone %v: LinkedAt (-want +got):\n%s", loc, diff)
@@ -821,7 +826,7 @@ func (g *keyGenerator) generate() ([]byte, error) {
 
 func testSigningKey(t *testing.T, s store.Store) {
 	var g keyGenerator
-	first, err := s.SigningKey(t.Context(), g.generate)
+	first, err := s.SigningKey(t.Context(), g.generate, time.Now())
 	if err != nil {
 		t.Fatalf("SigningKey: %v", err)
 	}
@@ -835,7 +840,7 @@ func testSigningKey(t *testing.T, s store.Store) {
 		got, err := s.SigningKey(t.Context(), func() ([]byte, error) {
 			t.Error("generate called with a key stored")
 			return []byte("a key that must not be stored"), nil
-		})
+		}, time.Now())
 		if err != nil {
 			t.Fatalf("SigningKey, call %d: %v", i+2, err)
 		}
@@ -845,7 +850,7 @@ func testSigningKey(t *testing.T, s store.Store) {
 	}
 	// The key returned is the caller's to change.
 	first[0] ^= 0xff
-	got, err := s.SigningKey(t.Context(), g.generate)
+	got, err := s.SigningKey(t.Context(), g.generate, time.Now())
 	if err != nil {
 		t.Fatalf("SigningKey: %v", err)
 	}
@@ -857,17 +862,17 @@ func testSigningKey(t *testing.T, s store.Store) {
 
 func testSigningKeyGenerateFails(t *testing.T, s store.Store) {
 	errGenerate := errors.New("no entropy")
-	_, err := s.SigningKey(t.Context(), func() ([]byte, error) { return nil, errGenerate })
+	_, err := s.SigningKey(t.Context(), func() ([]byte, error) { return nil, errGenerate }, time.Now())
 	if !errors.Is(err, errGenerate) {
 		t.Errorf("SigningKey with a failing generate = %v, want %v", err, errGenerate)
 	}
-	_, err = s.SigningKey(t.Context(), func() ([]byte, error) { return nil, nil })
+	_, err = s.SigningKey(t.Context(), func() ([]byte, error) { return nil, nil }, time.Now())
 	if err == nil {
 		t.Error("SigningKey with an empty generated key succeeded")
 	}
 	// Nothing was stored: the next call generates.
 	var g keyGenerator
-	key, err := s.SigningKey(t.Context(), g.generate)
+	key, err := s.SigningKey(t.Context(), g.generate, time.Now())
 	if err != nil {
 		t.Fatalf("SigningKey: %v", err)
 	}
@@ -888,7 +893,7 @@ func testSigningKeyConcurrent(t *testing.T, s store.Store) {
 	for i := range callers {
 		wg.Go(func() {
 			<-start
-			keys[i], errs[i] = s.SigningKey(t.Context(), g.generate)
+			keys[i], errs[i] = s.SigningKey(t.Context(), g.generate, time.Now())
 		})
 	}
 	close(start)
@@ -904,7 +909,7 @@ func testSigningKeyConcurrent(t *testing.T, s store.Store) {
 	after, err := s.SigningKey(t.Context(), func() ([]byte, error) {
 		t.Error("generate called with a key stored")
 		return nil, errors.New("unexpected")
-	})
+	}, time.Now())
 	if err != nil {
 		t.Fatalf("SigningKey after the concurrent calls: %v", err)
 	}
@@ -924,7 +929,7 @@ func testConcurrentCreateSameUsername(t *testing.T, s store.Store) {
 	for i := range callers {
 		wg.Go(func() {
 			<-start
-			_, errs[i] = s.CreateUser(t.Context(), store.NewUser{Username: names[i%len(names)]})
+			_, errs[i] = s.CreateUser(t.Context(), store.NewUser{Username: names[i%len(names)]}, time.Now())
 		})
 	}
 	close(start)
@@ -963,7 +968,7 @@ func testConcurrentCreateSameIntra(t *testing.T, s store.Store) {
 			_, errs[i] = s.CreateUser(t.Context(), store.NewUser{
 				Username: fmt.Sprintf("user%d", i),
 				Intra:    &store.IntraAccount{ID: 77, Login: "shared", LinkedAt: base},
-			})
+			}, time.Now())
 		})
 	}
 	close(start)
@@ -996,7 +1001,7 @@ func testCancelledContext(t *testing.T, s store.Store) {
 	if _, err := s.UserByID(ctx, u.ID); err == nil || errors.Is(err, store.ErrNotFound) {
 		t.Errorf("UserByID with a cancelled context = %v, want a failure other than ErrNotFound", err)
 	}
-	if _, err := s.CreateUser(ctx, store.NewUser{Username: "bob"}); err == nil {
+	if _, err := s.CreateUser(ctx, store.NewUser{Username: "bob"}, time.Now()); err == nil {
 		t.Error("CreateUser with a cancelled context succeeded")
 	}
 	if _, err := s.UserByUsername(t.Context(), "bob"); !errors.Is(err, store.ErrNotFound) {
