@@ -60,7 +60,6 @@ type Memory struct {
 
 var (
 	_ Limiter = (*Memory)(nil)
-	_ Peeker  = (*Memory)(nil)
 )
 
 // NewMemory returns an empty in-process limiter.

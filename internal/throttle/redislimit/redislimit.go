@@ -78,7 +78,6 @@ type Limiter struct {
 
 var (
 	_ throttle.Limiter = (*Limiter)(nil)
-	_ throttle.Peeker  = (*Limiter)(nil)
 )
 
 // New returns a Limiter that keeps its logs in the Redis server (or
