@@ -14,10 +14,12 @@ import (
 	"strings"
 	"time"
 
+	"authd/internal/account"
 	"authd/internal/config"
 	"authd/internal/httpapi"
 	"authd/internal/intra"
 	"authd/internal/password"
+	"authd/internal/requestid"
 	"authd/internal/store"
 	"authd/internal/store/postgres"
 	"authd/internal/store/sqlite"
@@ -75,8 +77,10 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string, std
 	return resolve()
 }
 
+// newLogger logs JSON lines at level and up; a record logged with a
+// request's context carries its id.
 func newLogger(w io.Writer, level slog.Level) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+	return slog.New(requestid.Handler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})))
 }
 
 // openStore opens the configured database and applies pending migrations.
@@ -165,14 +169,22 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 	}
 	deps := httpapi.Deps{
-		Config:    cfg,
-		Store:     st,
-		Tokens:    issuer,
-		Passwords: password.NewHasher(password.Options{Concurrency: cfg.HashConcurrency}),
-		Limiter:   limiter,
-		Logger:    log,
-		Ready:     map[string]func(context.Context) error{"database": st.Ping},
-		Status:    status,
+		Config: cfg,
+		Accounts: account.New(account.Options{
+			Store:              st,
+			Tokens:             issuer,
+			Passwords:          password.NewHasher(password.Options{Concurrency: cfg.HashConcurrency}),
+			Limiter:            limiter,
+			Lockout:            cfg.Lockout,
+			AccessTTL:          cfg.AccessTTL,
+			RefreshTTL:         cfg.RefreshTTL,
+			IntraAutoProvision: cfg.IntraAutoProvision,
+			Logger:             log,
+		}),
+		Limiter: limiter,
+		Logger:  log,
+		Ready:   map[string]func(context.Context) error{"database": st.Ping},
+		Status:  status,
 	}
 	if cfg.IntraConfigured() {
 		deps.Intra = intra.New(intra.Config{
@@ -184,12 +196,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		})
 	}
 
+	handler, err := httpapi.NewServer(deps)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("AUTHD_ADDR: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           httpapi.NewServer(deps),
+		Handler:           handler,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,

@@ -11,44 +11,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"authd/internal/account"
 	"authd/internal/password"
-	"authd/internal/store"
-	"authd/internal/store/postgres"
-	"authd/internal/store/sqlite"
 )
-
-func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("authd migrate", flag.ContinueOnError)
-	cfg, err := loadConfig(fs, args, getenv, stderr)
-	if err != nil {
-		return err
-	}
-	type migrator interface {
-		Migrate(context.Context) (int, error)
-		Version(context.Context) (int, error)
-		Close() error
-	}
-	var db migrator
-	if isPostgres(cfg.DB) {
-		db, err = postgres.OpenNoMigrate(ctx, cfg.DB)
-	} else {
-		db, err = sqlite.OpenNoMigrate(ctx, cfg.DB)
-	}
-	if err != nil {
-		return fmt.Errorf("open database %s: %w", redactDSN(cfg.DB), err)
-	}
-	defer db.Close()
-	n, err := db.Migrate(ctx)
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	v, err := db.Version(ctx)
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	fmt.Fprintf(stdout, "applied %d migration(s); schema version %d\n", n, v)
-	return nil
-}
 
 func userCommand(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -83,26 +48,27 @@ func userCommand(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	defer st.Close()
-	hasher := password.NewHasher(password.Options{Concurrency: 1})
+	accounts := account.New(account.Options{
+		Store:     st,
+		Passwords: password.NewHasher(password.Options{Concurrency: 1}),
+		Logger:    newLogger(stderr, cfg.LogLevel),
+	})
 
 	switch sub {
 	case "add":
-		if !store.ValidUsername(name) {
-			return fmt.Errorf("user add: username %q must be 3 to 32 ASCII letters, digits, '_', '-' or '.'", name)
+		// The rules that need no password are checked before it is asked for.
+		if err := account.CheckUsername(name); err != nil {
+			return fmt.Errorf("user add: %q: %w", name, err)
 		}
-		if *email != "" && !strings.Contains(*email, "@") {
-			return fmt.Errorf("user add: %q is not an email address", *email)
+		if _, err := account.CheckEmail(*email); err != nil {
+			return fmt.Errorf("user add: %q: %w", *email, err)
 		}
 		pw, err := readPassword(stdin, stderr, *fromStdin)
 		if err != nil {
 			return fmt.Errorf("user add: %w", err)
 		}
-		hash, err := hasher.Hash(ctx, pw)
-		if err != nil {
-			return fmt.Errorf("user add: %w", err)
-		}
-		u, err := st.CreateUser(ctx, store.NewUser{Username: name, Email: *email, PasswordHash: hash}, time.Now())
-		if errors.Is(err, store.ErrUsernameTaken) {
+		u, err := accounts.Register(ctx, account.Registration{Username: name, Password: pw, Email: *email})
+		if errors.Is(err, account.ErrUsernameTaken) {
 			return fmt.Errorf("user add: username %q is taken", name)
 		}
 		if err != nil {
@@ -110,29 +76,22 @@ func userCommand(ctx context.Context, args []string, getenv func(string) string,
 		}
 		fmt.Fprintf(stdout, "created user %s (id %d)\n", u.Username, u.ID)
 	case "passwd":
-		u, err := findUser(ctx, st, name)
-		if err != nil {
+		if _, err := accounts.User(ctx, name); err != nil {
 			return err
 		}
 		pw, err := readPassword(stdin, stderr, *fromStdin)
 		if err != nil {
 			return fmt.Errorf("user passwd: %w", err)
 		}
-		hash, err := hasher.Hash(ctx, pw)
+		u, err := accounts.SetPassword(ctx, name, pw)
 		if err != nil {
-			return fmt.Errorf("user passwd: %w", err)
-		}
-		if err := st.SetPassword(ctx, u.ID, hash); err != nil {
 			return fmt.Errorf("user passwd: %w", err)
 		}
 		fmt.Fprintf(stdout, "password of %s set\n", u.Username)
 	case "disable", "enable":
-		u, err := findUser(ctx, st, name)
+		u, err := accounts.SetDisabled(ctx, name, sub == "disable")
 		if err != nil {
 			return err
-		}
-		if err := st.SetDisabled(ctx, u.ID, sub == "disable", time.Now()); err != nil {
-			return fmt.Errorf("user %s: %w", sub, err)
 		}
 		if sub == "disable" {
 			fmt.Fprintf(stdout, "disabled %s and revoked their sessions\n", u.Username)
@@ -140,7 +99,7 @@ func userCommand(ctx context.Context, args []string, getenv func(string) string,
 			fmt.Fprintf(stdout, "enabled %s\n", u.Username)
 		}
 	case "list":
-		users, err := st.ListUsers(ctx)
+		users, err := accounts.Users(ctx)
 		if err != nil {
 			return fmt.Errorf("user list: %w", err)
 		}
@@ -164,17 +123,6 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-func findUser(ctx context.Context, st store.Store, name string) (store.User, error) {
-	u, err := st.UserByUsername(ctx, name)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.User{}, fmt.Errorf("no user %q", name)
-	}
-	if err != nil {
-		return store.User{}, fmt.Errorf("find user %q: %w", name, err)
-	}
-	return u, nil
 }
 
 // readPassword reads the new password: one line of stdin with
@@ -201,8 +149,8 @@ func readPassword(stdin io.Reader, stderr io.Writer, fromStdin bool) (string, er
 		}
 		pw = first
 	}
-	if !password.Valid(pw) {
-		return "", fmt.Errorf("the password must be %d to %d bytes of UTF-8", password.MinLen, password.MaxLen)
+	if err := account.CheckPassword(pw); err != nil {
+		return "", err
 	}
 	return pw, nil
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"authd/internal/account"
 	"authd/internal/config"
 	"authd/internal/password"
 	"github.com/jackc/pgx/v5"
@@ -56,7 +57,15 @@ func benchServerOn(b *testing.B, db store.Store) (http.Handler, *password.Hasher
 	if _, err := db.CreateUser(context.Background(), store.NewUser{Username: "bench", PasswordHash: hash}, time.Now()); err != nil {
 		b.Fatal(err)
 	}
-	h := NewServer(Deps{Config: cfg, Store: db, Tokens: issuer, Passwords: hasher, Limiter: throttle.NewMemory(throttle.MemoryOptions{})})
+	limiter := throttle.NewMemory(throttle.MemoryOptions{})
+	accounts := account.New(account.Options{
+		Store: db, Tokens: issuer, Passwords: hasher, Limiter: limiter,
+		Lockout: cfg.Lockout, AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL,
+	})
+	h, err := NewServer(Deps{Config: cfg, Accounts: accounts, Limiter: limiter})
+	if err != nil {
+		b.Fatal(err)
+	}
 	return h, hasher, hash
 }
 

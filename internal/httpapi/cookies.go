@@ -12,10 +12,9 @@ const (
 	cookieAPI     = "api_token"
 )
 
-const (
-	stateTTL    = 10 * time.Minute
-	apiTokenTTL = 5 * time.Minute
-)
+// stateTTL is the lifetime of state_token: the time a user has to answer
+// the provider's consent page.
+const stateTTL = 10 * time.Minute
 
 // sameSite returns the SameSite mode of a cookie. refresh_token takes the
 // configured mode; state_token and api_token stay Lax, which they need to

@@ -4,12 +4,17 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"time"
+
+	"authd/internal/account"
+	"authd/internal/throttle"
 )
 
 // Error is an error a client may see: a stable snake_case code and one
-// sentence a person can read. Anything that is not an *Error is an
-// unexpected fault: it is logged with its cause and the client gets a
-// generic internal_error.
+// sentence a person can read. writeError turns the account service's
+// errors into one; anything else is logged with its cause and the client
+// gets a generic answer.
 type Error struct {
 	Code   string
 	Detail string
@@ -80,38 +85,50 @@ var (
 	errInvalidAPIToken    = &Error{codeInvalidAPIToken, "The Intra identity cookie is missing, invalid or expired."}
 	errIntraNotConfigured = &Error{codeIntraNotConfigured, "Log in with 42 is not configured on this server."}
 	errNotFound           = &Error{codeNotFound, "No such endpoint."}
+	errUsernameTaken      = &Error{codeUsernameTaken, "A user with that username already exists."}
+	errNotLinked          = &Error{codeNotLinked, "No account is linked to this Intra account; log in and link it first."}
+	errAlreadyLinked      = &Error{codeAlreadyLinked, "This Intra account or this user is already linked to another."}
+	errUnavailable        = &Error{codeUnavailable, "The service is temporarily unavailable; try again shortly."}
+	errAbandoned          = &Error{codeUnavailable, "The request was abandoned."}
+	errInternal           = &Error{codeInternal, "The server failed to handle the request; it has been logged."}
 )
 
+// accountErrors are the answers to the account service's errors.
+var accountErrors = []struct {
+	err    error
+	answer *Error
+}{
+	{account.ErrInvalidCredentials, errInvalidCredentials},
+	{account.ErrDisabled, errAccountDisabled},
+	{account.ErrUsernameTaken, errUsernameTaken},
+	{account.ErrInvalidToken, errInvalidToken},
+	{account.ErrInvalidRefreshToken, errInvalidRefresh},
+	{account.ErrInvalidAPIToken, errInvalidAPIToken},
+	{account.ErrNotLinked, errNotLinked},
+	{account.ErrAlreadyLinked, errAlreadyLinked},
+}
+
 func invalidRequest(detail string) *Error { return &Error{codeInvalidRequest, detail} }
+
+// throttledError refuses a request over its scope's rate.
+type throttledError struct{ retryAfter time.Duration }
+
+func (e throttledError) Error() string { return fmt.Sprintf("throttled for %v", e.retryAfter) }
 
 // panicError is a handler's panic, recovered.
 type panicError struct{ value any }
 
 func (p panicError) Error() string { return fmt.Sprintf("panic: %v", p.value) }
 
-// writeError answers with err. An *Error is written as it is. Anything
-// else is logged with the request's id, never shown: a recovered panic is
-// a 500 internal_error; any other failure is one of a dependency (the
-// database, the shared limiter) and a 503 unavailable with Retry-After,
-// since the same request can succeed once it is back.
+// writeError answers with err: an *Error as it is, an error of the
+// account service as the contract says, a refusal to throttle as 429 with
+// Retry-After. Anything else is logged with the request's id, never
+// shown: a failure of a dependency (marked with account.ErrUnavailable
+// where it failed) is a 503 with Retry-After, since the same request can
+// succeed once it is back; any other error, a recovered panic included,
+// is a 500.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	var e *Error
-	if !errors.As(err, &e) {
-		var p panicError
-		switch {
-		case r.Context().Err() != nil:
-			// The client went away; nobody reads the answer.
-			s.logger(r).Info("request abandoned by client", "cause", err.Error())
-			e = &Error{codeUnavailable, "The request was abandoned."}
-		case errors.As(err, &p):
-			s.logger(r).Error("internal error", "cause", err.Error())
-			e = &Error{codeInternal, "The server failed to handle the request; it has been logged."}
-		default:
-			s.logger(r).Error("dependency failed", "cause", err.Error())
-			w.Header().Set("Retry-After", "5")
-			e = &Error{codeUnavailable, "The service is temporarily unavailable; try again shortly."}
-		}
-	}
+	e := s.answer(w, r, err)
 	status, ok := statusOf[e.Code]
 	if !ok {
 		status = http.StatusInternalServerError
@@ -120,6 +137,54 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="authd", error="invalid_token", error_description="`+e.Detail+`"`)
 	}
 	encode(w, status, errorBody{Error: e.Code, Detail: e.Detail})
+}
+
+// answer returns what the client is told of err, and sets the headers
+// that go with it.
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, err error) *Error {
+	var (
+		e       *Error
+		invalid *account.InvalidInputError
+		locked  *account.LockedError
+		thr     throttledError
+	)
+	switch {
+	case errors.As(err, &e):
+		return e
+	case errors.As(err, &invalid):
+		return invalidRequest(invalid.Message)
+	case errors.As(err, &locked):
+		return throttled(w, locked.RetryAfter)
+	case errors.As(err, &thr):
+		return throttled(w, thr.retryAfter)
+	}
+	for _, a := range accountErrors {
+		if errors.Is(err, a.err) {
+			return a.answer
+		}
+	}
+	ctx := r.Context()
+	switch {
+	case ctx.Err() != nil:
+		// The client went away; nobody reads the answer.
+		s.Logger.InfoContext(ctx, "request abandoned by client", "cause", err.Error())
+		return errAbandoned
+	case errors.Is(err, account.ErrUnavailable):
+		s.Logger.ErrorContext(ctx, "dependency failed", "cause", err.Error())
+		w.Header().Set("Retry-After", "5")
+		return errUnavailable
+	default:
+		s.Logger.ErrorContext(ctx, "internal error", "cause", err.Error())
+		return errInternal
+	}
+}
+
+// throttled is the answer to a request refused for retryAfter: 429 with
+// Retry-After in whole seconds.
+func throttled(w http.ResponseWriter, retryAfter time.Duration) *Error {
+	secs := throttle.RetryAfterSeconds(retryAfter)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	return &Error{codeThrottled, fmt.Sprintf("Request was throttled. Expected available in %d seconds.", secs)}
 }
 
 type errorBody struct {

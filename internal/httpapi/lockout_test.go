@@ -169,7 +169,7 @@ func TestLoginLockedWhileChecking(t *testing.T) {
 	t.Parallel()
 	rate := throttle.Rate{N: 3, Period: time.Hour}
 	var lim *throttle.Memory
-	e := newTestEnvDeps(t, func(c *config.Config) { c.Lockout = rate }, func(d *Deps) {
+	e := newTestEnvDeps(t, func(c *config.Config) { c.Lockout = rate }, func(d *testDeps) {
 		lim = d.Limiter.(*throttle.Memory)
 		d.Store = lockingStore{Store: d.Store, lock: func(name string) {
 			for range rate.N {
@@ -197,10 +197,16 @@ func (failingPeeker) Peek(context.Context, string, throttle.Rate) (throttle.Deci
 
 func TestLoginLockoutLimiterFails(t *testing.T) {
 	t.Parallel()
-	e := newTestEnvDeps(t, nil, func(d *Deps) { d.Limiter = failingPeeker{d.Limiter} })
+	e := newTestEnvDeps(t, nil, func(d *testDeps) { d.Limiter = failingPeeker{d.Limiter} })
 	e.mustUser(t, "alice", "alice-password")
 	r := e.do(t, loginFrom(t, "alice", "alice-password", 1))
 	if r.status != 503 || r.code() != codeUnavailable {
 		t.Errorf("login with a failing lockout check = %d %s, want 503 unavailable", r.status, r.raw)
 	}
+}
+
+// lockoutKey is the limiter key under which the account service counts
+// the failed logins of a username.
+func lockoutKey(username string) string {
+	return "login_account|" + strings.ToLower(username)
 }

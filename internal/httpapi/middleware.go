@@ -2,16 +2,155 @@ package httpapi
 
 import (
 	"context"
-	"errors"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
-	"authd/internal/store"
-	"authd/internal/throttle"
-	"authd/internal/token"
+	"authd/internal/account"
+	"authd/internal/requestid"
 )
+
+// withRequestID gives every request an id (the client's X-Request-Id when
+// it is short and plain, else a random one), echoes it in the response,
+// and logs one line per request. The query string is never logged: the
+// callback's carries the provider's code.
+func (s *Server) withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if !plainID(id) {
+			id = randomID(12)
+		}
+		w.Header().Set("X-Request-Id", id)
+		r = r.WithContext(requestid.NewContext(r.Context(), id))
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		start := time.Now()
+		next.ServeHTTP(rec, r)
+		s.Logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", rec.status),
+			slog.Int64("bytes", rec.bytes),
+			slog.Duration("duration", time.Since(start)),
+			slog.String("remote", s.Config.TrustedProxies.ClientKey(r.RemoteAddr, r.Header.Values("X-Forwarded-For"))),
+		)
+	})
+}
+
+func plainID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+	wrote  bool
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.status, r.wrote = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += int64(n)
+	return n, err
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// withRecover turns a panic into a logged internal_error, so one bad
+// request never takes the process down.
+func (s *Server) withRecover(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.writeError(w, r, panicError{v})
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withHeaders sets the headers every answer carries. Nothing this service
+// says may be cached: every answer is about one user at one moment.
+func (s *Server) withHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withCORS lets the configured origins, and only them, call with
+// credentials, and answers their preflights.
+func (s *Server) withCORS(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		h := w.Header()
+		h.Add("Vary", "Origin")
+		allowed := origin != "" && s.cors[origin]
+		if allowed {
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Set("Access-Control-Allow-Credentials", "true")
+			h.Set("Access-Control-Expose-Headers", "Retry-After, X-Request-Id")
+		}
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			if !allowed {
+				s.writeError(w, r, errForbiddenOrigin)
+				return
+			}
+			h.Add("Vary", "Access-Control-Request-Method")
+			h.Add("Vary", "Access-Control-Request-Headers")
+			h.Set("Access-Control-Allow-Methods", "GET, POST")
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-Id")
+			h.Set("Access-Control-Max-Age", "600")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// sameOrigin refuses cross-site requests from origins that are not
+// configured, for endpoints a cookie alone authenticates.
+func (s *Server) sameOrigin(next http.Handler) http.Handler {
+	return s.sameOri.Handler(next)
+}
+
+// randomID returns n random bytes, base64url without padding.
+func randomID(n int) string {
+	b := make([]byte, n)
+	// crypto/rand.Read never fails (it crashes the program rather than
+	// return an error), per its documentation since Go 1.24.
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
 
 // keyFunc names who a request is counted against.
 type keyFunc func(r *http.Request) string
@@ -29,110 +168,50 @@ func (s *Server) byUser(r *http.Request) string {
 
 // throttle refuses a request once its client has used up the scope's
 // rate. Each scope has its own counters: the key starts with the scope.
-func (s *Server) throttle(scope string, key keyFunc, next http.Handler) http.Handler {
+// The rate is looked up once, when the route is made.
+func (s *Server) throttle(scope string, key keyFunc, next http.Handler) (http.Handler, error) {
 	rate, ok := s.Config.Rates[scope]
 	if !ok {
-		panic("httpapi: no rate configured for scope " + scope)
+		return nil, fmt.Errorf("httpapi: no rate configured for scope %s", scope)
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		d, err := s.Limiter.Allow(r.Context(), scope+"|"+key(r), rate)
 		if err != nil {
 			// Without a working limiter, brute-force protection is gone:
 			// refuse rather than serve unprotected.
-			s.writeError(w, r, fmt.Errorf("throttle %s: %w", scope, err))
-			return
+			return fmt.Errorf("throttle %s: %w: %w", scope, account.ErrUnavailable, err)
 		}
 		if !d.Allowed {
-			s.writeThrottled(w, r, d)
-			return
+			return throttledError{d.RetryAfter}
 		}
 		next.ServeHTTP(w, r)
-	})
-}
-
-// writeThrottled answers a request the limiter refused: 429 with
-// Retry-After.
-func (s *Server) writeThrottled(w http.ResponseWriter, r *http.Request, d throttle.Decision) {
-	secs := throttle.RetryAfterSeconds(d.RetryAfter)
-	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	s.writeError(w, r, &Error{codeThrottled, fmt.Sprintf("Request was throttled. Expected available in %d seconds.", secs)})
-}
-
-// principal is the authenticated caller of a Bearer endpoint.
-type principal struct {
-	User   store.User
-	Claims token.Claims
+		return nil
+	}), nil
 }
 
 type principalKey struct{}
 
-func principalFrom(ctx context.Context) principal {
-	p, _ := ctx.Value(principalKey{}).(principal)
+// principalFrom returns the caller that authenticated admitted.
+func principalFrom(ctx context.Context) account.Principal {
+	p, _ := ctx.Value(principalKey{}).(account.Principal)
 	return p
 }
 
 // authenticated admits a request only with a valid access token whose
 // session is live and whose user exists and is enabled; otherwise 401.
 func (s *Server) authenticated(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := s.authenticate(r)
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		raw, ok := bearer(r.Header.Get("Authorization"))
+		if !ok {
+			return errInvalidToken
+		}
+		p, err := s.Accounts.Authenticate(r.Context(), raw)
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+		return nil
 	})
-}
-
-func (s *Server) authenticate(r *http.Request) (principal, error) {
-	raw, ok := bearer(r.Header.Get("Authorization"))
-	if !ok {
-		return principal{}, errInvalidToken
-	}
-	c, err := s.Tokens.Verify(raw, token.Access)
-	if err != nil {
-		return principal{}, errInvalidToken
-	}
-	u, err := s.liveUser(r.Context(), c.SessionID, c.Subject)
-	if err != nil {
-		if errors.Is(err, errSessionGone) {
-			return principal{}, errInvalidToken
-		}
-		return principal{}, err
-	}
-	return principal{User: u, Claims: c}, nil
-}
-
-// errSessionGone: the session or its user can no longer be used.
-var errSessionGone = errors.New("session revoked, expired or its user gone or disabled")
-
-// liveUser returns the user of a live session, or errSessionGone.
-func (s *Server) liveUser(ctx context.Context, sid, sub string) (store.User, error) {
-	uid, err := strconv.ParseInt(sub, 10, 64)
-	if err != nil {
-		return store.User{}, errSessionGone
-	}
-	sess, err := s.Store.Session(ctx, sid)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.User{}, errSessionGone
-	}
-	if err != nil {
-		return store.User{}, fmt.Errorf("load session: %w", err)
-	}
-	if !sess.Live(s.Now()) || sess.UserID != uid {
-		return store.User{}, errSessionGone
-	}
-	u, err := s.Store.UserByID(ctx, uid)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.User{}, errSessionGone
-	}
-	if err != nil {
-		return store.User{}, fmt.Errorf("load user: %w", err)
-	}
-	if u.Disabled {
-		return store.User{}, errSessionGone
-	}
-	return u, nil
 }
 
 // bearer extracts the token of an "Authorization: Bearer <token>" header;

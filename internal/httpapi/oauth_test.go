@@ -37,7 +37,7 @@ func newIntraEnv(t testing.TB, edit func(*config.Config)) *intraEnv {
 
 // newIntraEnvDeps is newIntraEnv, with editDeps changing the server's
 // dependencies as for newTestEnvDeps.
-func newIntraEnvDeps(t testing.TB, edit func(*config.Config), editDeps func(*Deps)) *intraEnv {
+func newIntraEnvDeps(t testing.TB, edit func(*config.Config), editDeps func(*testDeps)) *intraEnv {
 	t.Helper()
 	users, err := fakeintra.LoadUsers("../../testdata/intra/users.json")
 	if err != nil {

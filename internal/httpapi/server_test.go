@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"authd/internal/account"
 	"authd/internal/config"
 	"authd/internal/intra"
 	"authd/internal/password"
@@ -72,10 +73,18 @@ func newTestEnv(t testing.TB, edit func(*config.Config)) *testEnv {
 	return newTestEnvDeps(t, edit, nil)
 }
 
-// newTestEnvDeps is newTestEnv, with editDeps changing the server's
-// dependencies (wrapping the store or the limiter, say) last; the env's
-// store stays the SQLite database itself.
-func newTestEnvDeps(t testing.TB, edit func(*config.Config), editDeps func(*Deps)) *testEnv {
+// testDeps are what a test server is made of: the server's own
+// dependencies and those of the account service under it.
+type testDeps struct {
+	Deps
+	Store     store.Store
+	Passwords *password.Hasher
+}
+
+// newTestEnvDeps is newTestEnv, with editDeps changing the dependencies
+// (wrapping the store or the limiter, say) last; the env's store stays the
+// SQLite database itself.
+func newTestEnvDeps(t testing.TB, edit func(*config.Config), editDeps func(*testDeps)) *testEnv {
 	t.Helper()
 	cfg := testConfig(t)
 	if edit != nil {
@@ -98,14 +107,14 @@ func newTestEnvDeps(t testing.TB, edit func(*config.Config), editDeps func(*Deps
 		cfg:    cfg,
 		hasher: password.NewHasher(password.Options{Params: testParams, Concurrency: 2}),
 	}
-	deps := Deps{
-		Config:    cfg,
+	deps := testDeps{
+		Deps: Deps{
+			Config:  cfg,
+			Limiter: throttle.NewMemory(throttle.MemoryOptions{Now: clock.Now}),
+			Ready:   map[string]func(context.Context) error{"database": db.Ping},
+		},
 		Store:     db,
-		Tokens:    issuer,
 		Passwords: e.hasher,
-		Limiter:   throttle.NewMemory(throttle.MemoryOptions{Now: clock.Now}),
-		Now:       clock.Now,
-		Ready:     map[string]func(context.Context) error{"database": db.Ping},
 	}
 	if cfg.IntraConfigured() {
 		deps.Intra = intra.New(intra.Config{
@@ -118,7 +127,23 @@ func newTestEnvDeps(t testing.TB, edit func(*config.Config), editDeps func(*Deps
 	if editDeps != nil {
 		editDeps(&deps)
 	}
-	e.handler = NewServer(deps)
+	deps.Accounts = account.New(account.Options{
+		Store:              deps.Store,
+		Tokens:             issuer,
+		Passwords:          deps.Passwords,
+		Limiter:            deps.Limiter,
+		Lockout:            cfg.Lockout,
+		AccessTTL:          cfg.AccessTTL,
+		RefreshTTL:         cfg.RefreshTTL,
+		IntraAutoProvision: cfg.IntraAutoProvision,
+		Logger:             deps.Logger,
+		Now:                clock.Now,
+	})
+	h, err := NewServer(deps.Deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.handler = h
 	return e
 }
 

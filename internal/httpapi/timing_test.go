@@ -30,7 +30,7 @@ func TestLoginTimingHidesWhetherTheUserExists(t *testing.T) {
 	e := newTestEnvDeps(t, func(c *config.Config) {
 		generous(c)
 		c.Lockout.N = 0 // every attempt must reach the password check
-	}, func(d *Deps) { d.Passwords = hasher })
+	}, func(d *testDeps) { d.Passwords = hasher })
 	h, err := hasher.Hash(context.Background(), "the right password")
 	if err != nil {
 		t.Fatal(err)

@@ -137,7 +137,7 @@ func (o *outage) Ping(ctx context.Context) error {
 func TestDatabaseUnavailable(t *testing.T) {
 	t.Parallel()
 	db := new(outage)
-	e := newIntraEnvDeps(t, nil, func(d *Deps) {
+	e := newIntraEnvDeps(t, nil, func(d *testDeps) {
 		db.Store = d.Store
 		d.Store = db
 		d.Ready = map[string]func(context.Context) error{"database": db.Ping}

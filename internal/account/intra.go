@@ -1,0 +1,116 @@
+package account
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"authd/internal/intra"
+	"authd/internal/store"
+	"authd/internal/token"
+)
+
+// APITokenTTL is the lifetime of the Intra identity token (the api_token
+// cookie): the time a user has to log in or link after the provider's
+// consent.
+const APITokenTTL = 5 * time.Minute
+
+// IntraToken signs the identity the provider vouched for into an api_token
+// of ours; the provider's own tokens go no further than the caller.
+func (s *Service) IntraToken(id intra.Identity) (string, error) {
+	tok, _, err := s.tokens.Sign(token.Claims{
+		Type:        token.Intra,
+		IntraID:     id.ID,
+		IntraLogin:  id.Login,
+		Email:       id.Email,
+		DisplayName: id.DisplayName,
+		ImageLink:   id.ImageLink,
+	}, APITokenTTL)
+	if err != nil {
+		return "", fmt.Errorf("sign api token: %w", err)
+	}
+	return tok, nil
+}
+
+// intraIdentity verifies an api_token.
+func (s *Service) intraIdentity(apiToken string) (token.Claims, error) {
+	c, err := s.tokens.Verify(apiToken, token.Intra)
+	if err != nil {
+		return token.Claims{}, ErrInvalidAPIToken
+	}
+	return c, nil
+}
+
+// IntraLogin starts a session for the user linked to the Intra identity in
+// apiToken, creating that user first when auto-provisioning is on.
+func (s *Service) IntraLogin(ctx context.Context, apiToken string) (Grant, error) {
+	c, err := s.intraIdentity(apiToken)
+	if err != nil {
+		return Grant{}, err
+	}
+	u, err := s.store.UserByIntraID(ctx, c.IntraID)
+	if errors.Is(err, store.ErrNotFound) {
+		if !s.opts.IntraAutoProvision {
+			return Grant{}, ErrNotLinked
+		}
+		u, err = s.provision(ctx, c)
+		if err == nil {
+			s.log.InfoContext(ctx, "user created from intra login", "user_id", u.ID, "intra_id", c.IntraID)
+		}
+	}
+	if err != nil {
+		return Grant{}, storeError("intra login", err)
+	}
+	if u.Disabled {
+		return Grant{}, ErrDisabled
+	}
+	return s.startSession(ctx, u)
+}
+
+// provision creates a user without a password for an Intra identity,
+// named after the Intra login: the first free of login, login-2, login-3,
+// ..., and as a last resort intra-<id>, which no other Intra account can
+// take.
+func (s *Service) provision(ctx context.Context, c token.Claims) (store.User, error) {
+	acct := &store.IntraAccount{
+		ID: c.IntraID, Login: c.IntraLogin, Email: c.Email,
+		DisplayName: c.DisplayName, ImageLink: c.ImageLink,
+	}
+	for _, name := range usernameCandidates(c.IntraLogin, c.IntraID) {
+		u, err := s.store.CreateUser(ctx, store.NewUser{Username: name, Email: c.Email, Intra: acct}, s.now())
+		switch {
+		case err == nil:
+			return u, nil
+		case errors.Is(err, store.ErrUsernameTaken):
+			continue
+		case errors.Is(err, store.ErrIntraLinked):
+			// A concurrent login created the user first.
+			return s.store.UserByIntraID(ctx, c.IntraID)
+		default:
+			return store.User{}, fmt.Errorf("create user: %w", err)
+		}
+	}
+	return store.User{}, fmt.Errorf("no free username for intra login %q", c.IntraLogin)
+}
+
+// LinkIntra links the Intra identity in apiToken to the user of p.
+// Linking the same pair again succeeds.
+func (s *Service) LinkIntra(ctx context.Context, p Principal, apiToken string) error {
+	c, err := s.intraIdentity(apiToken)
+	if err != nil {
+		return err
+	}
+	err = s.store.LinkIntra(ctx, p.User.ID, store.IntraAccount{
+		ID: c.IntraID, Login: c.IntraLogin, Email: c.Email,
+		DisplayName: c.DisplayName, ImageLink: c.ImageLink,
+	}, s.now())
+	if errors.Is(err, store.ErrIntraLinked) || errors.Is(err, store.ErrUserLinked) {
+		return ErrAlreadyLinked
+	}
+	if err != nil {
+		return storeError("intra link", err)
+	}
+	s.log.InfoContext(ctx, "intra account linked", "user_id", p.User.ID, "intra_id", c.IntraID)
+	return nil
+}
