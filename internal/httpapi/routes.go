@@ -18,10 +18,14 @@ func (s *Server) routes(mux *http.ServeMux) error {
 		mux.Handle(method+" "+path+"{$}", h)
 		mux.Handle(path+"{$}", methodNotAllowed(s, method))
 	}
-	// throttle is s.throttle, its error kept for the end.
+	// throttle is s.throttle, its error kept for the end, where it makes
+	// NewServer fail.
 	throttle := func(scope string, key keyFunc, next http.Handler) http.Handler {
 		h, err := s.throttle(scope, key, next)
-		errs = append(errs, err)
+		if err != nil {
+			errs = append(errs, err)
+			return next
+		}
 		return h
 	}
 	ip, user := s.byClientIP, s.byUser

@@ -9,11 +9,11 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"authd/internal/account"
+	"authd/internal/clock"
 	"authd/internal/config"
 	"authd/internal/intra"
 	"authd/internal/password"
@@ -22,24 +22,6 @@ import (
 	"authd/internal/throttle"
 	"authd/internal/token"
 )
-
-// fakeClock is a clock tests move by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // testParams make hashing cheap in tests; production uses DefaultParams.
 var testParams = password.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}
@@ -59,7 +41,7 @@ func testConfig(t testing.TB) config.Config {
 
 type testEnv struct {
 	handler http.Handler
-	clock   *fakeClock
+	clock   *clock.Fake
 	store   store.Store
 	tokens  *token.Issuer
 	cfg     config.Config
@@ -95,13 +77,13 @@ func newTestEnvDeps(t testing.TB, edit func(*config.Config), editDeps func(*test
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	clock := &fakeClock{now: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)}
-	issuer, err := token.NewIssuer(cfg.Issuer, [][]byte{[]byte(testSecret)}, clock.Now)
+	clk := clock.NewFake(time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC))
+	issuer, err := token.NewIssuer(cfg.Issuer, [][]byte{[]byte(testSecret)}, clk.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := &testEnv{
-		clock:  clock,
+		clock:  clk,
 		store:  db,
 		tokens: issuer,
 		cfg:    cfg,
@@ -110,7 +92,7 @@ func newTestEnvDeps(t testing.TB, edit func(*config.Config), editDeps func(*test
 	deps := testDeps{
 		Deps: Deps{
 			Config:  cfg,
-			Limiter: throttle.NewMemory(throttle.MemoryOptions{Now: clock.Now}),
+			Limiter: throttle.NewMemory(throttle.MemoryOptions{Now: clk.Now}),
 			Ready:   map[string]func(context.Context) error{"database": db.Ping},
 		},
 		Store:     db,
@@ -137,7 +119,7 @@ func newTestEnvDeps(t testing.TB, edit func(*config.Config), editDeps func(*test
 		RefreshTTL:         cfg.RefreshTTL,
 		IntraAutoProvision: cfg.IntraAutoProvision,
 		Logger:             deps.Logger,
-		Now:                clock.Now,
+		Now:                clk.Now,
 	})
 	h, err := NewServer(deps.Deps)
 	if err != nil {
