@@ -204,8 +204,8 @@ func (h *harness) prepare(ctx context.Context, p *prep, clients []*client) error
 	for _, c := range clients {
 		users = append(users, c.user)
 	}
-	if err := parallel(ctx, len(users), prepConcurrency, func(ctx context.Context, i int) error {
-		return p.register(ctx, users[i])
+	if _, err := prepareEach(ctx, len(users), func(ctx context.Context, i int) (struct{}, error) {
+		return struct{}{}, p.register(ctx, users[i])
 	}); err != nil {
 		return err
 	}
