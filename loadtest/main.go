@@ -182,6 +182,9 @@ type harness struct {
 }
 
 func (h *harness) run(ctx context.Context) error {
+	if err := checkEndpoints(endpoints, h.mode); err != nil {
+		return err
+	}
 	phase := h.phase("build")
 	authdBin, fakeBin, err := h.binaries(ctx)
 	if err != nil {

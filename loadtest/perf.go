@@ -18,6 +18,7 @@ import (
 	"github.com/tsenart/vegeta/v12/lib/plot"
 	"golang.org/x/crypto/argon2"
 
+	"authd/internal/config"
 	"authd/internal/password"
 )
 
@@ -74,8 +75,8 @@ func (h *harness) performance(ctx context.Context, authdBin string) error {
 		"AUTHD_HASH_CONCURRENCY": strconv.Itoa(pr.Pool),
 		"AUTHD_LOG_LEVEL":        "info", // the level of the "listening" line
 	}
-	for _, sc := range scopes {
-		settings["AUTHD_THROTTLE_"+strings.ToUpper(sc.name)] = raisedRate
+	for _, scope := range config.Scopes {
+		settings["AUTHD_THROTTLE_"+strings.ToUpper(scope)] = raisedRate
 	}
 	authd, err := startProc(ctx, "authd", authdBin, []string{"serve"}, childEnv(settings), filepath.Join(h.tmp, "authd-throughput.log"), false, listeningAddr)
 	if err != nil {

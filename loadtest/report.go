@@ -45,6 +45,7 @@ type throttleRow struct {
 	Scope  string
 	Client string
 	Rate   string
+	N      int // the rate's requests a period
 	Attack string
 	Check  windowCheck
 }
@@ -52,6 +53,7 @@ type throttleRow struct {
 type keyingRow struct {
 	Scope string
 	Rate  string
+	N     int
 	A, B  windowCheck
 }
 
@@ -135,7 +137,7 @@ func (r *report) render(w io.Writer) {
 	for _, s := range r.Scopes {
 		c := s.Check
 		p("| %s | %s | %s | %d | %s | %d | %d (%d) | %d | %s | %s |", s.Scope, s.Rate, s.Attack, c.Requests,
-			firstAnswered(c, scopeN(s.Scope)), c.FirstPeriod-c.FirstAnswered, c.Reaccepted, c.ReaccExpected, c.RetryChecked,
+			firstAnswered(c, s.N), c.FirstPeriod-c.FirstAnswered, c.Reaccepted, c.ReaccExpected, c.RetryChecked,
 			statuses(c.Statuses), verdict(c.OK()))
 	}
 	p("")
@@ -149,7 +151,7 @@ func (r *report) render(w io.Writer) {
 	p("|---|---|---:|---:|---:|---|")
 	var bRows []throttleRow
 	for _, k := range r.Keying {
-		p("| %s | %s | %d | %d | %d | %s |", k.Scope, k.Rate, k.A.FirstAnswered, k.B.FirstAnswered, scopeN(k.Scope), verdict(k.A.OK() && k.B.OK()))
+		p("| %s | %s | %d | %d | %d | %s |", k.Scope, k.Rate, k.A.FirstAnswered, k.B.FirstAnswered, k.N, verdict(k.A.OK() && k.B.OK()))
 		bRows = append(bRows, throttleRow{Scope: k.Scope, Client: "B", Check: k.B})
 	}
 	p("")
@@ -305,8 +307,6 @@ func firstAnswered(c windowCheck, n int) string {
 	}
 	return fmt.Sprintf("%d of %d", c.FirstAnswered, n)
 }
-
-func scopeN(name string) int { return scopeNamed(name).n }
 
 // statuses writes a status histogram as "200×6, 429×140"; 0 is "none".
 func statuses(m map[int]int) string {

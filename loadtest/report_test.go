@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"authd/internal/config"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata")
@@ -23,12 +25,12 @@ func sampleReport() *report {
 	return &report{
 		Mode: "full", Started: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC), Elapsed: 200 * time.Second,
 		GoVersion: "go1.26.0", GOMAXPROCS: 2, CPU: "Test CPU",
-		Rates: []rateRow{{Scope: epLogin, Rate: "6/minute", Default: true}, {Scope: epLogout, Rate: "6/minute", Default: true}},
+		Rates: []rateRow{{Scope: config.ScopeLogin, Rate: "6/minute", Default: true}, {Scope: config.ScopeLogout, Rate: "6/minute", Default: true}},
 		Scopes: []throttleRow{
-			{Scope: epLogin, Client: "A", Rate: "6/minute", Attack: "1/s for 1m15s", Check: ok},
-			{Scope: epLogout, Client: "A", Rate: "6/minute", Attack: "1/s for 1m15s", Check: bad},
+			{Scope: config.ScopeLogin, Client: "A", Rate: "6/minute", N: 6, Attack: "1/s for 1m15s", Check: ok},
+			{Scope: config.ScopeLogout, Client: "A", Rate: "6/minute", N: 6, Attack: "1/s for 1m15s", Check: bad},
 		},
-		Keying: []keyingRow{{Scope: epLogin, Rate: "6/minute", A: ok, B: ok}, {Scope: epLogout, Rate: "6/minute", A: bad, B: ok}},
+		Keying: []keyingRow{{Scope: config.ScopeLogin, Rate: "6/minute", N: 6, A: ok, B: ok}, {Scope: config.ScopeLogout, Rate: "6/minute", N: 6, A: bad, B: ok}},
 		Bursts: []burstRow{
 			{Round: 1, Requests: 500, Passed: 6, Want: 6, SendSpread: 3 * time.Millisecond, AnswerSpread: 150 * time.Millisecond, Statuses: map[int]int{200: 6, 429: 494}},
 		},

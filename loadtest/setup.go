@@ -212,9 +212,14 @@ func (p *prep) grants(ctx context.Context, intraLogin string, n int) ([]grant, e
 	})
 }
 
+// query is the query of authd's callback for g.
+func (g grant) query() string {
+	return url.Values{"code": {g.code}, "state": {g.state}}.Encode()
+}
+
 // callbackURL is authd's callback for a grant.
 func (p *prep) callbackURL(g grant) string {
-	return p.authd + "/oauth2/intra/callback/?" + url.Values{"code": {g.code}, "state": {g.state}}.Encode()
+	return p.authd + "/oauth2/intra/callback/?" + g.query()
 }
 
 // apiToken completes a Log in with 42 up to authd's api_token cookie.
