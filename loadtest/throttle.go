@@ -74,10 +74,24 @@ const concurrencyUser = "load-burst"
 // to listen there.
 const intraRedirectURI = "http://127.0.0.1/oauth2/intra/callback/"
 
-// throttles runs scenarios 1 to 4 against authd with the mode's rates.
-func (h *harness) throttles(ctx context.Context, authdBin, fakeBin string) error {
+// throttledAuthd is authd at the mode's rates, with the fake provider it
+// logs in with and a client to prepare with: what scenarios 1 to 3
+// attack.
+type throttledAuthd struct {
+	authd, fake *proc
+	prep        *prep
+}
+
+func (t *throttledAuthd) url() string { return t.authd.url() }
+
+// throttled returns authd at the mode's rates, starting it and the fake
+// provider the first time.
+func (h *harness) throttled(ctx context.Context) (*throttledAuthd, error) {
+	if h.sut != nil {
+		return h.sut, nil
+	}
 	done := h.phase("start authd and fakeintra")
-	fake, err := startProc(ctx, "fakeintra", fakeBin, []string{
+	fake, err := startProc(ctx, "fakeintra", h.fakeBin, []string{
 		"-addr", "127.0.0.1:0",
 		"-client-id", fakeintra.DevClientID, "-client-secret", fakeintra.DevClientSecret,
 		"-redirect-uri", intraRedirectURI, "-users", h.opts.intraUsers,
@@ -86,9 +100,8 @@ func (h *harness) throttles(ctx context.Context, authdBin, fakeBin string) error
 		"-rate-limit=false",
 	}, childEnv(nil), filepath.Join(h.tmp, "fakeintra.log"), true, firstLine)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer fake.stop()
 	settings := map[string]string{
 		"AUTHD_ADDR":                "127.0.0.1:0",
 		"AUTHD_DB":                  filepath.Join(h.tmp, "throttles.db"),
@@ -108,24 +121,51 @@ func (h *harness) throttles(ctx context.Context, authdBin, fakeBin string) error
 			settings["AUTHD_THROTTLE_"+strings.ToUpper(ep.scope)] = rate
 		}
 	}
-	authd, err := startProc(ctx, "authd", authdBin, []string{"serve"}, childEnv(settings), filepath.Join(h.tmp, "authd-throttles.log"), false, listeningAddr)
+	authd, err := startProc(ctx, "authd", h.authdBin, []string{"serve"}, childEnv(settings), filepath.Join(h.tmp, "authd-throttles.log"), false, listeningAddr)
 	if err != nil {
-		return err
+		fake.stop()
+		return nil, err
 	}
-	defer authd.stop()
 	if err := authd.waitReady(ctx); err != nil {
-		return err
+		authd.stop()
+		fake.stop()
+		return nil, err
 	}
 	done()
 	h.progress("authd %s and fakeintra %s ready; rates: %s", authd.addr, fake.addr, ratesLine(h.rep.Rates))
+	h.sut = &throttledAuthd{authd: authd, fake: fake, prep: newPrep(authd.url(), h.audit, h.mode.timeout)}
+	return h.sut, nil
+}
 
-	done = h.phase("prepare users, sessions and grants")
-	p := newPrep(authd.url(), h.audit, h.mode.timeout)
-	defer p.close()
-	clients := attackedClients()
-	attacks, err := h.prepare(ctx, p, clients)
+// stopThrottled stops authd at the mode's rates and its provider, if
+// they run.
+func (h *harness) stopThrottled() {
+	if h.sut == nil {
+		return
+	}
+	h.sut.prep.close()
+	h.sut.authd.stop()
+	h.sut.fake.stop()
+	h.sut = nil
+}
+
+// scopeScenario is scenarios 1 and 2: clients A and B attack every
+// endpoint above its rate, all at once; each must be held to the rate,
+// and each to its own.
+type scopeScenario struct{}
+
+func (scopeScenario) name() string { return "scenarios 1 and 2, every scope from two clients at once" }
+
+func (scopeScenario) run(ctx context.Context, h *harness) (section, error) {
+	sut, err := h.throttled(ctx)
 	if err != nil {
-		return fmt.Errorf("prepare: %w", err)
+		return nil, err
+	}
+	done := h.phase("prepare users, sessions and grants")
+	clients := attackedClients()
+	attacks, err := h.prepare(ctx, sut.prep, clients)
+	if err != nil {
+		return nil, fmt.Errorf("prepare: %w", err)
 	}
 	done()
 	var sessions, apiTokens, grants int
@@ -138,19 +178,35 @@ func (h *harness) throttles(ctx context.Context, authdBin, fakeBin string) error
 	h.progress("prepared %d sessions, %d api_tokens and %d grants", sessions, apiTokens, grants)
 
 	done = h.phase("scenarios 1 and 2: every scope, two clients at once")
-	if err := h.attackScopes(ctx, authd.url(), clients, attacks); err != nil {
-		return err
+	sec, err := h.attackScopes(ctx, sut.url(), clients, attacks)
+	if err != nil {
+		return nil, err
 	}
 	done()
+	return sec, nil
+}
 
-	done = h.phase("scenario 3: concurrent logins")
-	if err := h.bursts(ctx, authd.url()); err != nil {
-		return err
+// burstScenario is scenario 3: bursts of concurrent logins of one client
+// pass no more than the rate.
+type burstScenario struct{}
+
+func (burstScenario) name() string { return "scenario 3, concurrent logins of one client" }
+
+func (burstScenario) run(ctx context.Context, h *harness) (section, error) {
+	sut, err := h.throttled(ctx)
+	if err != nil {
+		return nil, err
+	}
+	done := h.phase("scenario 3: concurrent logins")
+	if err := sut.prep.register(ctx, concurrencyUser); err != nil {
+		return nil, err
+	}
+	sec, err := h.bursts(ctx, sut.url())
+	if err != nil {
+		return nil, err
 	}
 	done()
-
-	h.cookieProgress("")
-	return nil
+	return sec, nil
 }
 
 // cookieProgress prints scenario 4's tally so far.
@@ -184,7 +240,7 @@ func verdict(ok bool) string {
 // attack sends: sessions, api_tokens and grants, each from a fresh client
 // address. It returns the attacks, ready to fire.
 func (h *harness) prepare(ctx context.Context, p *prep, clients []*client) ([]*scopeAttack, error) {
-	users := []string{concurrencyUser}
+	var users []string
 	for _, c := range clients {
 		users = append(users, c.user)
 	}
@@ -222,7 +278,7 @@ type scopeAttack struct {
 
 // attackScopes runs scenarios 1 and 2: every client attacks every scope,
 // all at once, and each attack is checked against the rate.
-func (h *harness) attackScopes(ctx context.Context, base string, clients []*client, attacks []*scopeAttack) error {
+func (h *harness) attackScopes(ctx context.Context, base string, clients []*client, attacks []*scopeAttack) (*scopeSection, error) {
 	longest := time.Duration(0)
 	for _, a := range attacks {
 		longest = max(longest, a.plan.du)
@@ -241,7 +297,7 @@ func (h *harness) attackScopes(ctx context.Context, base string, clients []*clie
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
 
 	rows := map[string][]throttleRow{}
@@ -260,9 +316,9 @@ func (h *harness) attackScopes(ctx context.Context, base string, clients []*clie
 			Attack: fmt.Sprintf("%s for %s", perSecond(a.plan.rate), a.plan.du), Check: a.check,
 		})
 	}
-	h.rep.Scopes = rows[clients[0].label]
+	sec := &scopeSection{Scopes: rows[clients[0].label]}
 	for i, r := range rows[clients[1].label] {
-		h.rep.Keying = append(h.rep.Keying, keyingRow{Scope: r.Scope, Rate: r.Rate, N: r.N, A: h.rep.Scopes[i].Check, B: r.Check})
+		sec.Keying = append(sec.Keying, keyingRow{Scope: r.Scope, Rate: r.Rate, N: r.N, A: sec.Scopes[i].Check, B: r.Check})
 	}
 	for _, ep := range endpoints {
 		var rs [][]vegeta.Result
@@ -272,24 +328,24 @@ func (h *harness) attackScopes(ctx context.Context, base string, clients []*clie
 			}
 		}
 		if err := writeThrottlePlot(filepath.Join(h.out, "throttle-"+ep.scope+".html"), "throttle "+ep.scope+" at "+h.mode.rate(ep), rs...); err != nil {
-			return err
+			return nil, err
 		}
 	}
 
 	ok1, ok2 := true, true
 	var summary []string
-	for i, r := range h.rep.Scopes {
+	for i, r := range sec.Scopes {
 		ok1 = ok1 && r.Check.OK()
-		ok2 = ok2 && h.rep.Keying[i].B.OK()
+		ok2 = ok2 && sec.Keying[i].B.OK()
 		summary = append(summary, fmt.Sprintf("%s %d/%d", r.Scope, r.Check.FirstAnswered, r.N))
 	}
 	h.progress("scenario 1 per-scope throttles (client A, all scopes at once): %s (first period: %s)", verdict(ok1), strings.Join(summary, ", "))
 	summary = summary[:0]
-	for _, k := range h.rep.Keying {
+	for _, k := range sec.Keying {
 		summary = append(summary, fmt.Sprintf("%s %d+%d", k.Scope, k.A.FirstAnswered, k.B.FirstAnswered))
 	}
 	h.progress("scenario 2 keying (clients A and B at once): %s (answered A+B: %s)", verdict(ok1 && ok2), strings.Join(summary, ", "))
-	return nil
+	return sec, nil
 }
 
 // perSecond writes an attack rate in requests a second.
@@ -307,37 +363,38 @@ const (
 // bursts runs scenario 3: burstRequests logins of one client fired at
 // once, burstRounds times from fresh clients; exactly the rate's N may
 // pass the throttle each time.
-func (h *harness) bursts(ctx context.Context, base string) error {
+func (h *harness) bursts(ctx context.Context, base string) (*burstSection, error) {
 	ep := endpointNamed(config.ScopeLogin)
 	target := vegeta.Target{
 		Method: ep.method, URL: base + ep.path,
 		Body: mustJSON(credentials{concurrencyUser, userPassword}),
 	}
+	sec := &burstSection{}
 	ok := true
 	var counts []string
 	for round := range burstRounds {
 		target.Header = http.Header{"Content-Type": {"application/json"}, "X-Forwarded-For": {fmt.Sprintf("198.18.1.%d", round+1)}}
 		results := burst(ctx, fmt.Sprintf("burst %d", round+1), target, burstRequests, base+"/healthz", h.mode.timeout)
 		if err := ctx.Err(); err != nil {
-			return err
+			return nil, err
 		}
 		row := checkBurst(results, ep.rate.N, h.mode.period-h.mode.slack)
 		row.Round = round + 1
 		for _, r := range results {
 			h.audit.observe(r.Method, r.URL, int(r.Code), r.Headers)
 		}
-		h.rep.Bursts = append(h.rep.Bursts, row)
+		sec.Rounds = append(sec.Rounds, row)
 		ok = ok && row.OK()
 		counts = append(counts, fmt.Sprintf("%d (sent within %s)", row.Passed, row.SendSpread.Round(time.Microsecond*100)))
 		if round == 0 {
 			if err := writeThrottlePlot(filepath.Join(h.out, "concurrency.html"), fmt.Sprintf("%d concurrent logins of one client", burstRequests), results); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
 	h.progress("scenario 3 concurrency (%d logins at once, %d rounds): %s (passed the throttle: %s; want exactly %d)",
 		burstRequests, burstRounds, verdict(ok), strings.Join(counts, ", "), ep.rate.N)
-	return nil
+	return sec, nil
 }
 
 // burst sends n copies of target at once, from a new Attacker with n
