@@ -1,45 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"sync"
+
+	"authd/internal/config"
 )
-
-// Endpoints of authd, by throttle scope where they have one.
-const (
-	epLogin         = "login"
-	epLogout        = "logout"
-	epRefresh       = "refresh"
-	epRegister      = "register"
-	epMe            = "me"
-	epIntraURL      = "intra_url"
-	epIntraCallback = "intra_callback"
-	epIntraLogin    = "intra_login"
-	epIntraLink     = "intra_link"
-)
-
-var endpointPaths = map[string]string{
-	"POST /auth/login/":           epLogin,
-	"POST /auth/logout/":          epLogout,
-	"POST /auth/refresh/":         epRefresh,
-	"POST /auth/register/":        epRegister,
-	"GET /auth/me/":               epMe,
-	"GET /oauth2/intra/url/":      epIntraURL,
-	"GET /oauth2/intra/callback/": epIntraCallback,
-	"POST /oauth2/intra/login/":   epIntraLogin,
-	"POST /oauth2/intra/link/":    epIntraLink,
-}
-
-// endpointOf names the authd endpoint a request went to, or "".
-func endpointOf(method, rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return ""
-	}
-	return endpointPaths[method+" "+u.Path]
-}
 
 // The cookies of the contract.
 const (
@@ -70,14 +38,14 @@ func clears(name string) func([]*http.Cookie) bool {
 
 // cookieRules are the transitions checked on every response of the run.
 var cookieRules = []cookieRule{
-	{"login 200 sets refresh_token", status200(epLogin), sets(cookieRefresh)},
-	{"intra login 200 sets refresh_token", status200(epIntraLogin), sets(cookieRefresh)},
-	{"intra login 200 clears api_token", status200(epIntraLogin), clears(cookieAPI)},
-	{"logout 200 clears refresh_token", status200(epLogout), clears(cookieRefresh)},
-	{"every intra callback clears state_token", func(ep string, _ int) bool { return ep == epIntraCallback }, clears(cookieState)},
-	{"intra callback 200 sets api_token", status200(epIntraCallback), sets(cookieAPI)},
-	{"intra url 200 sets state_token", status200(epIntraURL), sets(cookieState)},
-	{"intra link 200 clears api_token", status200(epIntraLink), clears(cookieAPI)},
+	{"login 200 sets refresh_token", status200(config.ScopeLogin), sets(cookieRefresh)},
+	{"intra login 200 sets refresh_token", status200(config.ScopeIntraLogin), sets(cookieRefresh)},
+	{"intra login 200 clears api_token", status200(config.ScopeIntraLogin), clears(cookieAPI)},
+	{"logout 200 clears refresh_token", status200(config.ScopeLogout), clears(cookieRefresh)},
+	{"every intra callback clears state_token", func(ep string, _ int) bool { return ep == config.ScopeIntraCallback }, clears(cookieState)},
+	{"intra callback 200 sets api_token", status200(config.ScopeIntraCallback), sets(cookieAPI)},
+	{"intra url 200 sets state_token", status200(config.ScopeIntraURL), sets(cookieState)},
+	{"intra link 200 clears api_token", status200(config.ScopeIntraLink), clears(cookieAPI)},
 	{"a 429 sets no cookie (a callback's only clears state_token)",
 		func(ep string, status int) bool { return ep != "" && status == http.StatusTooManyRequests },
 		func(cs []*http.Cookie) bool {
@@ -109,6 +77,7 @@ func clearsCookie(cs []*http.Cookie, name string) bool {
 // cookieAudit applies cookieRules to every response of the run; it is
 // safe for concurrent use.
 type cookieAudit struct {
+	routes    routes
 	mu        sync.Mutex
 	responses int
 	seen      []int
@@ -118,12 +87,12 @@ type cookieAudit struct {
 
 func newCookieAudit() *cookieAudit {
 	n := len(cookieRules)
-	return &cookieAudit{seen: make([]int, n), bad: make([]int, n), first: make([]string, n)}
+	return &cookieAudit{routes: routesOf(endpoints), seen: make([]int, n), bad: make([]int, n), first: make([]string, n)}
 }
 
 // observe checks one response of authd.
 func (a *cookieAudit) observe(method, rawURL string, status int, h http.Header) {
-	ep := endpointOf(method, rawURL)
+	ep := a.routes.endpointOf(method, rawURL)
 	if ep == "" || status == 0 {
 		return
 	}
@@ -168,4 +137,16 @@ func (a *cookieAudit) total() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.responses
+}
+
+// cookieScenario is scenario 4: every response of authd the run receives
+// shows the cookie transitions of the contract. The audit goes on through
+// the whole run; its section reads it when the report is written.
+type cookieScenario struct{}
+
+func (cookieScenario) name() string { return "scenario 4, cookie transitions" }
+
+func (cookieScenario) run(_ context.Context, h *harness) (section, error) {
+	h.cookieProgress("")
+	return &cookieSection{rows: h.audit.rows}, nil
 }

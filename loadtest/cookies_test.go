@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"authd/internal/config"
 )
 
 const (
@@ -20,15 +22,16 @@ const (
 func TestEndpointOf(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ method, url, want string }{
-		{"POST", "http://127.0.0.1:8000/auth/login/", epLogin},
-		{"GET", "http://127.0.0.1:8000/oauth2/intra/callback/?code=c&state=s", epIntraCallback},
+		{"POST", "http://127.0.0.1:8000/auth/login/", config.ScopeLogin},
+		{"GET", "http://127.0.0.1:8000/oauth2/intra/callback/?code=c&state=s", config.ScopeIntraCallback},
 		{"GET", "http://127.0.0.1:8000/auth/login/", ""},
 		{"POST", "http://127.0.0.1:8000/auth/login/x", ""},
 		{"GET", "http://127.0.0.1:9042/oauth/authorize?x=1", ""},
 		{"GET", "::", ""},
 	}
+	r := routesOf(endpoints)
 	for _, tt := range tests {
-		if got := endpointOf(tt.method, tt.url); got != tt.want {
+		if got := r.endpointOf(tt.method, tt.url); got != tt.want {
 			t.Errorf("endpointOf(%s, %s) = %q, want %q", tt.method, tt.url, got, tt.want)
 		}
 	}

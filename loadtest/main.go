@@ -16,6 +16,10 @@
 // Run it from the repository root. Every address is on loopback, every
 // attack is bounded in rate, count and time, and the processes it starts
 // are stopped on any exit, Ctrl-C included.
+//
+// Each throttled endpoint is one value of endpoints, whose rate is the
+// default authd itself resolves; each scenario is one value of
+// harness.scenarios and writes one section of the report.
 package main
 
 import (
@@ -152,7 +156,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		// Interrupted: the last complete report stays.
 		return fmt.Errorf("interrupted: %w", context.Cause(ctx))
 	}
-	rep.Cookies = h.audit.rows()
 	rep.Elapsed = time.Since(started)
 	if werr := writeReport(filepath.Join(out, "report.md"), rep); werr != nil && err == nil {
 		err = werr
@@ -170,7 +173,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// harness is one run: its mode, its processes' files and its findings.
+// harness is one run: its mode, its programs and their files, what the
+// scenarios share and its findings.
 type harness struct {
 	mode     mode
 	opts     options
@@ -179,25 +183,32 @@ type harness struct {
 	rep      *report
 	progress func(format string, a ...any)
 	audit    *cookieAudit
+
+	authdBin, fakeBin string          // the programs run
+	sut               *throttledAuthd // started by the first scenario that needs it
 }
 
 func (h *harness) run(ctx context.Context) error {
+	list := h.scenarios()
+	if err := h.setUp(ctx); err != nil {
+		h.notRun(list)
+		return err
+	}
+	defer h.stopThrottled()
+	return h.runScenarios(ctx, list)
+}
+
+// setUp checks the endpoint table and finds or builds the programs.
+func (h *harness) setUp(ctx context.Context) error {
+	if err := checkEndpoints(endpoints, h.mode); err != nil {
+		return err
+	}
 	phase := h.phase("build")
-	authdBin, fakeBin, err := h.binaries(ctx)
-	if err != nil {
+	var err error
+	if h.authdBin, h.fakeBin, err = h.binaries(ctx); err != nil {
 		return err
 	}
 	phase()
-
-	if err := h.throttles(ctx, authdBin, fakeBin); err != nil {
-		return err
-	}
-	if h.mode.name == "full" && h.opts.perf {
-		if err := h.performance(ctx, authdBin); err != nil {
-			return err
-		}
-		h.cookieProgress(" over the whole run")
-	}
 	return nil
 }
 

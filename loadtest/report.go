@@ -26,13 +26,20 @@ type report struct {
 	GOMAXPROCS int
 	CPU        string
 
-	Rates   []rateRow
-	Scopes  []throttleRow // scenario 1
-	Keying  []keyingRow   // scenario 2
-	Bursts  []burstRow    // scenario 3
-	Cookies []cookieRow   // scenario 4
-	Perf    *perfReport   // scenario 5, full mode only
-	Timings []timing
+	Rates    []rateRow
+	Sections []section // one for each scenario, in the run's order
+	Timings  []timing
+}
+
+// section is a scenario's part of the report.
+type section interface {
+	// render writes it as markdown.
+	render(w io.Writer)
+	// failed reports whether one of its correctness assertions failed,
+	// or it has none to show.
+	failed() bool
+	// plots names the latency plots it wrote beside the report.
+	plots() []string
 }
 
 type rateRow struct {
@@ -45,6 +52,7 @@ type throttleRow struct {
 	Scope  string
 	Client string
 	Rate   string
+	N      int // the rate's requests a period
 	Attack string
 	Check  windowCheck
 }
@@ -52,6 +60,7 @@ type throttleRow struct {
 type keyingRow struct {
 	Scope string
 	Rate  string
+	N     int
 	A, B  windowCheck
 }
 
@@ -63,37 +72,15 @@ type timing struct {
 // failed reports whether a correctness assertion failed, or a scenario
 // that makes them did not run.
 func (r *report) failed() bool {
-	if len(r.Scopes) == 0 || len(r.Keying) == 0 || len(r.Bursts) == 0 || len(r.Cookies) == 0 {
+	if len(r.Sections) == 0 {
 		return true
 	}
-	for _, s := range r.Scopes {
-		if !s.Check.OK() {
-			return true
-		}
-	}
-	for _, k := range r.Keying {
-		if !k.A.OK() || !k.B.OK() {
-			return true
-		}
-	}
-	if !r.burstsOK() {
-		return true
-	}
-	for _, c := range r.Cookies {
-		if c.Exceptions > 0 {
+	for _, s := range r.Sections {
+		if s.failed() {
 			return true
 		}
 	}
 	return false
-}
-
-func (r *report) burstsOK() bool {
-	for _, b := range r.Bursts {
-		if !b.OK() {
-			return false
-		}
-	}
-	return true
 }
 
 func writeReport(path string, r *report) error {
@@ -126,78 +113,10 @@ func (r *report) render(w io.Writer) {
 		p("")
 	}
 
-	p("## Scenario 1: every scope from one client, all scopes at once")
-	p("")
-	p("Client A (one X-Forwarded-For address through the trusted proxy; one user on the Bearer endpoints) attacks every endpoint above its rate for a little over one period, all at once. Exactly N must be answered by the endpoint itself (whatever the status) in the first period and the rest refused with 429; once the first N leave the window, each must be replaced by one answer, no sooner and no later than the next request sent; every 429's Retry-After must say when the next request was accepted, to the second it is rounded up to. The server decides on a request between its sending and its answer, and every bound is taken on the side that holds whatever the delay in between.")
-	p("")
-	p("| scope | rate | attack | requests | answered in the 1st period | 429 in the 1st period | answered after the first N (at least) | 429s whose Retry-After was checked | statuses | result |")
-	p("|---|---|---|---:|---:|---:|---:|---:|---|---|")
-	for _, s := range r.Scopes {
-		c := s.Check
-		p("| %s | %s | %s | %d | %s | %d | %d (%d) | %d | %s | %s |", s.Scope, s.Rate, s.Attack, c.Requests,
-			firstAnswered(c, scopeN(s.Scope)), c.FirstPeriod-c.FirstAnswered, c.Reaccepted, c.ReaccExpected, c.RetryChecked,
-			statuses(c.Statuses), verdict(c.OK()))
-	}
-	p("")
-	r.problems(w, "Scenario 1", r.Scopes)
-
-	p("## Scenario 2: two clients attacked at once each get their own N")
-	p("")
-	p("Client B (another address; another user on the Bearer endpoints) attacks every scope at the same time as A, with the same checks.")
-	p("")
-	p("| scope | rate | A answered in 1st period | B answered in 1st period | want each | result |")
-	p("|---|---|---:|---:|---:|---|")
-	var bRows []throttleRow
-	for _, k := range r.Keying {
-		p("| %s | %s | %d | %d | %d | %s |", k.Scope, k.Rate, k.A.FirstAnswered, k.B.FirstAnswered, scopeN(k.Scope), verdict(k.A.OK() && k.B.OK()))
-		bRows = append(bRows, throttleRow{Scope: k.Scope, Client: "B", Check: k.B})
-	}
-	p("")
-	r.problems(w, "Scenario 2", bRows)
-
-	p("## Scenario 3: concurrent logins of one client")
-	p("")
-	p("%d login requests of one client fired at once, each round from a fresh client: exactly the rate's N may pass the throttle.", burstRequests)
-	p("")
-	p("| round | requests | all sent within | all answered within | passed the throttle | want | statuses | result |")
-	p("|---:|---:|---:|---:|---:|---:|---|---|")
-	for _, b := range r.Bursts {
-		p("| %d | %d | %s | %s | %d | %d | %s | %s |", b.Round, b.Requests, b.SendSpread.Round(10*time.Microsecond),
-			b.AnswerSpread.Round(time.Millisecond), b.Passed, b.Want, statuses(b.Statuses), verdict(b.OK()))
-	}
-	p("")
-	for _, b := range r.Bursts {
-		for _, pr := range b.Problems {
-			p("- round %d: %s", b.Round, pr)
-		}
-	}
-	if !r.burstsOK() {
-		p("")
-	}
-
-	p("## Scenario 4: cookie transitions over the whole run")
-	p("")
-	p("Every response of authd the harness received (attacks and preparation alike) is checked.")
-	p("")
-	p("| transition | responses | exceptions | result |")
-	p("|---|---:|---:|---|")
-	for _, c := range r.Cookies {
-		p("| %s | %d | %d | %s |", c.Rule, c.Responses, c.Exceptions, verdict(c.Exceptions == 0 && c.Responses > 0))
-	}
-	p("")
-	listed := false
-	for _, c := range r.Cookies {
-		if c.Example != "" {
-			p("- %s, first exception: %s", c.Rule, c.Example)
-			listed = true
-		}
-	}
-	if listed {
-		p("")
-	}
-
-	if r.Perf != nil {
-		r.Perf.render(w)
+	var plots []string
+	for _, s := range r.Sections {
+		s.render(w)
+		plots = append(plots, s.plots()...)
 	}
 
 	p("## Timings")
@@ -208,16 +127,74 @@ func (r *report) render(w io.Writer) {
 		p("| %s | %s |", t.Phase, t.Took.Round(100*time.Millisecond))
 	}
 	p("| whole run | %s |", r.Elapsed.Round(100*time.Millisecond))
-	p("")
-	plots := "`throttle-<scope>.html` (answered and refused requests of clients A and B), `concurrency.html`"
-	if r.Perf != nil {
-		plots += ", `perf-bare.html`, `perf-me.html`, `perf-refresh.html`, `perf-login.html`"
+	if len(plots) > 0 {
+		p("")
+		p("Latency plots (vegeta's HTML), beside this report: %s.", strings.Join(plots, ", "))
 	}
-	p("Latency plots (vegeta's HTML), beside this report: %s.", plots)
+}
+
+// scopeSection is scenarios 1 and 2: client A's attack on every scope,
+// and client B's at the same time.
+type scopeSection struct {
+	Scopes []throttleRow // client A's
+	Keying []keyingRow   // clients A and B
+}
+
+func (s *scopeSection) failed() bool {
+	if len(s.Scopes) == 0 || len(s.Keying) == 0 {
+		return true
+	}
+	for _, r := range s.Scopes {
+		if !r.Check.OK() {
+			return true
+		}
+	}
+	for _, k := range s.Keying {
+		if !k.A.OK() || !k.B.OK() {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *scopeSection) plots() []string {
+	return []string{"`throttle-<scope>.html` (answered and refused requests of clients A and B)"}
+}
+
+func (s *scopeSection) render(w io.Writer) {
+	p := func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) }
+	p("## Scenario 1: every scope from one client, all scopes at once")
+	p("")
+	p("Client A (one X-Forwarded-For address through the trusted proxy; one user on the Bearer endpoints) attacks every endpoint above its rate for a little over one period, all at once. Exactly N must be answered by the endpoint itself (whatever the status) in the first period and the rest refused with 429; once the first N leave the window, each must be replaced by one answer, no sooner and no later than the next request sent; every 429's Retry-After must say when the next request was accepted, to the second it is rounded up to. The server decides on a request between its sending and its answer, and every bound is taken on the side that holds whatever the delay in between.")
+	p("")
+	p("| scope | rate | attack | requests | answered in the 1st period | 429 in the 1st period | answered after the first N (at least) | 429s whose Retry-After was checked | statuses | result |")
+	p("|---|---|---|---:|---:|---:|---:|---:|---|---|")
+	for _, r := range s.Scopes {
+		c := r.Check
+		p("| %s | %s | %s | %d | %s | %d | %d (%d) | %d | %s | %s |", r.Scope, r.Rate, r.Attack, c.Requests,
+			firstAnswered(c, r.N), c.FirstPeriod-c.FirstAnswered, c.Reaccepted, c.ReaccExpected, c.RetryChecked,
+			statuses(c.Statuses), verdict(c.OK()))
+	}
+	p("")
+	problems(w, "Scenario 1", s.Scopes)
+
+	p("## Scenario 2: two clients attacked at once each get their own N")
+	p("")
+	p("Client B (another address; another user on the Bearer endpoints) attacks every scope at the same time as A, with the same checks.")
+	p("")
+	p("| scope | rate | A answered in 1st period | B answered in 1st period | want each | result |")
+	p("|---|---|---:|---:|---:|---|")
+	var bRows []throttleRow
+	for _, k := range s.Keying {
+		p("| %s | %s | %d | %d | %d | %s |", k.Scope, k.Rate, k.A.FirstAnswered, k.B.FirstAnswered, k.N, verdict(k.A.OK() && k.B.OK()))
+		bRows = append(bRows, throttleRow{Scope: k.Scope, Client: "B", Check: k.B})
+	}
+	p("")
+	problems(w, "Scenario 2", bRows)
 }
 
 // problems lists what failed in a scenario's attacks.
-func (r *report) problems(w io.Writer, scenario string, rows []throttleRow) {
+func problems(w io.Writer, scenario string, rows []throttleRow) {
 	listed := false
 	for _, s := range rows {
 		for _, pr := range s.Check.Problems {
@@ -231,6 +208,113 @@ func (r *report) problems(w io.Writer, scenario string, rows []throttleRow) {
 	if listed {
 		fmt.Fprintln(w)
 	}
+}
+
+// burstSection is scenario 3: the rounds of concurrent logins.
+type burstSection struct {
+	Rounds []burstRow
+}
+
+func (s *burstSection) failed() bool {
+	if len(s.Rounds) == 0 {
+		return true
+	}
+	for _, b := range s.Rounds {
+		if !b.OK() {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *burstSection) plots() []string { return []string{"`concurrency.html`"} }
+
+func (s *burstSection) render(w io.Writer) {
+	p := func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) }
+	p("## Scenario 3: concurrent logins of one client")
+	p("")
+	p("%d login requests of one client fired at once, each round from a fresh client: exactly the rate's N may pass the throttle.", burstRequests)
+	p("")
+	p("| round | requests | all sent within | all answered within | passed the throttle | want | statuses | result |")
+	p("|---:|---:|---:|---:|---:|---:|---|---|")
+	for _, b := range s.Rounds {
+		p("| %d | %d | %s | %s | %d | %d | %s | %s |", b.Round, b.Requests, b.SendSpread.Round(10*time.Microsecond),
+			b.AnswerSpread.Round(time.Millisecond), b.Passed, b.Want, statuses(b.Statuses), verdict(b.OK()))
+	}
+	p("")
+	listed := false
+	for _, b := range s.Rounds {
+		for _, pr := range b.Problems {
+			p("- round %d: %s", b.Round, pr)
+			listed = true
+		}
+	}
+	if listed {
+		p("")
+	}
+}
+
+// cookieSection is scenario 4: the cookie audit's tally, read when the
+// report is written so that it covers the whole run.
+type cookieSection struct {
+	rows func() []cookieRow
+}
+
+func (s *cookieSection) failed() bool {
+	rows := s.rows()
+	if len(rows) == 0 {
+		return true
+	}
+	for _, c := range rows {
+		if c.Exceptions > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *cookieSection) plots() []string { return nil }
+
+func (s *cookieSection) render(w io.Writer) {
+	p := func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) }
+	rows := s.rows()
+	p("## Scenario 4: cookie transitions over the whole run")
+	p("")
+	p("Every response of authd the harness received (attacks and preparation alike) is checked.")
+	p("")
+	p("| transition | responses | exceptions | result |")
+	p("|---|---:|---:|---|")
+	for _, c := range rows {
+		p("| %s | %d | %d | %s |", c.Rule, c.Responses, c.Exceptions, verdict(c.Exceptions == 0 && c.Responses > 0))
+	}
+	p("")
+	listed := false
+	for _, c := range rows {
+		if c.Example != "" {
+			p("- %s, first exception: %s", c.Rule, c.Example)
+			listed = true
+		}
+	}
+	if listed {
+		p("")
+	}
+}
+
+// notRun stands for a scenario the run stopped before or during: it fails
+// the report.
+type notRun struct{ name string }
+
+func (n notRun) failed() bool    { return true }
+func (n notRun) plots() []string { return nil }
+func (n notRun) render(w io.Writer) {
+	fmt.Fprintf(w, "## Did not run: %s\n\nThe run stopped before it could finish; see the error the harness printed.\n\n", n.name)
+}
+
+// The throughput measurements are reported, never failed on.
+func (pr *perfReport) failed() bool { return false }
+
+func (pr *perfReport) plots() []string {
+	return []string{"`perf-bare.html`", "`perf-me.html`", "`perf-refresh.html`", "`perf-login.html`"}
 }
 
 func (pr *perfReport) render(w io.Writer) {
@@ -305,8 +389,6 @@ func firstAnswered(c windowCheck, n int) string {
 	}
 	return fmt.Sprintf("%d of %d", c.FirstAnswered, n)
 }
-
-func scopeN(name string) int { return scopeNamed(name).n }
 
 // statuses writes a status histogram as "200×6, 429×140"; 0 is "none".
 func statuses(m map[int]int) string {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"authd/internal/config"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata")
@@ -20,33 +22,38 @@ func sampleReport() *report {
 	bad := ok
 	bad.FirstAnswered, bad.Statuses = 7, map[int]int{200: 13, 429: 63}
 	bad.Problems = []string{"7 requests were answered in the first period, want exactly 6"}
+	cookies := []cookieRow{
+		{Rule: "login 200 sets refresh_token", Responses: 100},
+		{Rule: "logout 200 clears refresh_token", Responses: 12, Exceptions: 1, Example: `POST logout answered 200 with Set-Cookie []`},
+	}
 	return &report{
 		Mode: "full", Started: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC), Elapsed: 200 * time.Second,
 		GoVersion: "go1.26.0", GOMAXPROCS: 2, CPU: "Test CPU",
-		Rates: []rateRow{{Scope: epLogin, Rate: "6/minute", Default: true}, {Scope: epLogout, Rate: "6/minute", Default: true}},
-		Scopes: []throttleRow{
-			{Scope: epLogin, Client: "A", Rate: "6/minute", Attack: "1/s for 1m15s", Check: ok},
-			{Scope: epLogout, Client: "A", Rate: "6/minute", Attack: "1/s for 1m15s", Check: bad},
-		},
-		Keying: []keyingRow{{Scope: epLogin, Rate: "6/minute", A: ok, B: ok}, {Scope: epLogout, Rate: "6/minute", A: bad, B: ok}},
-		Bursts: []burstRow{
-			{Round: 1, Requests: 500, Passed: 6, Want: 6, SendSpread: 3 * time.Millisecond, AnswerSpread: 150 * time.Millisecond, Statuses: map[int]int{200: 6, 429: 494}},
-		},
-		Cookies: []cookieRow{
-			{Rule: "login 200 sets refresh_token", Responses: 100},
-			{Rule: "logout 200 clears refresh_token", Responses: 12, Exceptions: 1, Example: `POST logout answered 200 with Set-Cookie []`},
-		},
-		Perf: &perfReport{
-			HashRate: 61.5, HashWorkers: 2, Pool: 2,
-			Saturation: saturation{InFlight: 4, Throughput: 58.2, P50: 68 * time.Millisecond, P99: 90 * time.Millisecond, Codes: map[string]int{"200": 233}}, RSSBase: 30 << 20, RSSPeak: 70 << 20, RSSLimit: 2*argon2Memory + rssHeadroom,
-			RSSStatuses: map[int]int{200: 200},
-			Sweeps: []sweepResult{
-				{Target: "bare net/http handler", Best: 8000, BestP99: 3 * time.Millisecond, Peak: 9000, Steps: []stepRow{
-					{Rate: 8000, Attempt: 1, Sent: 8000, Throughput: 8000, P50: time.Millisecond, P99: 3 * time.Millisecond, Max: 9 * time.Millisecond, Codes: map[string]int{"200": 16000}, OK: true},
-					{Rate: 16000, Attempt: 1, Sent: 11000, Throughput: 9000, P50: 20 * time.Millisecond, P99: 80 * time.Millisecond, Max: 200 * time.Millisecond, Codes: map[string]int{"200": 22000}, Why: "p99 80ms; sent only 11000/s"},
-				}},
-				{Target: "GET /auth/me/", Best: 4000, BestP99: 20 * time.Millisecond, Peak: 5000},
-				{Target: "POST /auth/login/", Best: 40, BestP99: 45 * time.Millisecond, Peak: 58},
+		Rates: []rateRow{{Scope: config.ScopeLogin, Rate: "6/minute", Default: true}, {Scope: config.ScopeLogout, Rate: "6/minute", Default: true}},
+		Sections: []section{
+			&scopeSection{
+				Scopes: []throttleRow{
+					{Scope: config.ScopeLogin, Client: "A", Rate: "6/minute", N: 6, Attack: "1/s for 1m15s", Check: ok},
+					{Scope: config.ScopeLogout, Client: "A", Rate: "6/minute", N: 6, Attack: "1/s for 1m15s", Check: bad},
+				},
+				Keying: []keyingRow{{Scope: config.ScopeLogin, Rate: "6/minute", N: 6, A: ok, B: ok}, {Scope: config.ScopeLogout, Rate: "6/minute", N: 6, A: bad, B: ok}},
+			},
+			&burstSection{Rounds: []burstRow{
+				{Round: 1, Requests: 500, Passed: 6, Want: 6, SendSpread: 3 * time.Millisecond, AnswerSpread: 150 * time.Millisecond, Statuses: map[int]int{200: 6, 429: 494}},
+			}},
+			&cookieSection{rows: func() []cookieRow { return cookies }},
+			&perfReport{
+				HashRate: 61.5, HashWorkers: 2, Pool: 2,
+				Saturation: saturation{InFlight: 4, Throughput: 58.2, P50: 68 * time.Millisecond, P99: 90 * time.Millisecond, Codes: map[string]int{"200": 233}}, RSSBase: 30 << 20, RSSPeak: 70 << 20, RSSLimit: 2*argon2Memory + rssHeadroom,
+				RSSStatuses: map[int]int{200: 200},
+				Sweeps: []sweepResult{
+					{Target: "bare net/http handler", Best: 8000, BestP99: 3 * time.Millisecond, Peak: 9000, Steps: []stepRow{
+						{Rate: 8000, Attempt: 1, Sent: 8000, Throughput: 8000, P50: time.Millisecond, P99: 3 * time.Millisecond, Max: 9 * time.Millisecond, Codes: map[string]int{"200": 16000}, OK: true},
+						{Rate: 16000, Attempt: 1, Sent: 11000, Throughput: 9000, P50: 20 * time.Millisecond, P99: 80 * time.Millisecond, Max: 200 * time.Millisecond, Codes: map[string]int{"200": 22000}, Why: "p99 80ms; sent only 11000/s"},
+					}},
+					{Target: "GET /auth/me/", Best: 4000, BestP99: 20 * time.Millisecond, Peak: 5000},
+					{Target: "POST /auth/login/", Best: 40, BestP99: 45 * time.Millisecond, Peak: 58},
+				},
 			},
 		},
 		Timings: []timing{{Phase: "build", Took: 12 * time.Second}},
@@ -75,25 +82,35 @@ func TestReportGolden(t *testing.T) {
 func TestReportFailed(t *testing.T) {
 	t.Parallel()
 	r := sampleReport()
+	scopes := r.Sections[0].(*scopeSection)
+	bursts := r.Sections[1].(*burstSection)
+	cookies := r.Sections[2].(*cookieSection).rows()
+	perf := r.Sections[3].(*perfReport)
 	if !r.failed() {
 		t.Error("a report with failures passes")
 	}
-	r.Scopes[1].Check = r.Scopes[0].Check
-	r.Keying[1].A = r.Keying[0].A
-	r.Cookies[1].Exceptions = 0
+	scopes.Scopes[1].Check = scopes.Scopes[0].Check
+	scopes.Keying[1].A = scopes.Keying[0].A
+	cookies[1].Exceptions = 0
 	if r.failed() {
 		t.Error("a report without failures fails")
 	}
-	r.Bursts[0].Problems = []string{"7 requests passed the throttle, want exactly 6"}
+	bursts.Rounds[0].Problems = []string{"7 requests passed the throttle, want exactly 6"}
 	if !r.failed() {
 		t.Error("a failed burst passes")
 	}
 	if (&report{}).failed() != true {
 		t.Error("a report of scenarios that did not run passes")
 	}
-	r.Bursts[0].Problems = nil
-	r.Perf.Sweeps[1].Best = 1 // a missed throughput target is not a failure
+	bursts.Rounds[0].Problems = nil
+	perf.Sweeps[1].Best = 1 // a missed throughput target is not a failure
 	if r.failed() {
 		t.Error("a missed throughput target fails the run")
+	}
+	for _, s := range []section{&scopeSection{}, &scopeSection{Scopes: scopes.Scopes}, &burstSection{},
+		&cookieSection{rows: func() []cookieRow { return nil }}, notRun{"scenario 9"}} {
+		if !(&report{Sections: []section{s}}).failed() {
+			t.Errorf("a report with %#v passes: it made no assertion", s)
+		}
 	}
 }

@@ -9,9 +9,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // Client addresses. Requests reach authd from 127.0.0.1, a trusted proxy,
@@ -152,13 +153,9 @@ func (p *prep) login(ctx context.Context, username string) (session, error) {
 
 // sessions starts n sessions of username.
 func (p *prep) sessions(ctx context.Context, username string, n int) ([]session, error) {
-	out := make([]session, n)
-	err := parallel(ctx, n, prepConcurrency, func(ctx context.Context, i int) error {
-		s, err := p.login(ctx, username)
-		out[i] = s
-		return err
+	return prepareEach(ctx, n, func(ctx context.Context, _ int) (session, error) {
+		return p.login(ctx, username)
 	})
-	return out, err
 }
 
 // grant is what the browser brings back from the provider: the state of
@@ -210,18 +207,19 @@ func (p *prep) authorize(ctx context.Context, intraLogin string) (grant, error) 
 
 // grants prepares n grants for intraLogin.
 func (p *prep) grants(ctx context.Context, intraLogin string, n int) ([]grant, error) {
-	out := make([]grant, n)
-	err := parallel(ctx, n, prepConcurrency, func(ctx context.Context, i int) error {
-		g, err := p.authorize(ctx, intraLogin)
-		out[i] = g
-		return err
+	return prepareEach(ctx, n, func(ctx context.Context, _ int) (grant, error) {
+		return p.authorize(ctx, intraLogin)
 	})
-	return out, err
+}
+
+// query is the query of authd's callback for g.
+func (g grant) query() string {
+	return url.Values{"code": {g.code}, "state": {g.state}}.Encode()
 }
 
 // callbackURL is authd's callback for a grant.
 func (p *prep) callbackURL(g grant) string {
-	return p.authd + "/oauth2/intra/callback/?" + url.Values{"code": {g.code}, "state": {g.state}}.Encode()
+	return p.authd + "/oauth2/intra/callback/?" + g.query()
 }
 
 // apiToken completes a Log in with 42 up to authd's api_token cookie.
@@ -248,30 +246,29 @@ func (p *prep) apiToken(ctx context.Context, intraLogin string) (string, error) 
 // prepConcurrency bounds the preparatory requests in flight: logins hash.
 const prepConcurrency = 4
 
-// parallel runs f for 0..n-1, at most limit at once, and returns the
-// first error.
-func parallel(ctx context.Context, n, limit int, f func(ctx context.Context, i int) error) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	sem := make(chan struct{}, limit)
-	var wg sync.WaitGroup
+// prepareEach calls prepare for 0..n-1, at most prepConcurrency at once,
+// and returns the n results in order. The first error cancels the
+// context of the others and is returned once all have stopped.
+func prepareEach[T any](ctx context.Context, n int, prepare func(ctx context.Context, i int) (T, error)) ([]T, error) {
+	out := make([]T, n)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(prepConcurrency)
 	for i := range n {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
+		if gctx.Err() != nil {
+			break // a preparation failed, or ctx is done: start no more
 		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if err := f(ctx, i); err != nil {
-				cancel(err)
-			}
-		}()
+		g.Go(func() error {
+			v, err := prepare(gctx, i)
+			out[i] = v
+			return err
+		})
 	}
-	wg.Wait()
-	return context.Cause(ctx)
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	// ctx may have ended before the last ones started.
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	return out, nil
 }

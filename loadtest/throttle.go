@@ -16,28 +16,8 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"authd/fakeintra"
+	"authd/internal/config"
 )
-
-// scope is a throttle scope of the contract, with its default rate of n
-// requests a minute.
-type scope struct {
-	name   string // as in AUTHD_THROTTLE_<NAME>, lower case
-	n      int
-	method string
-	path   string
-	byUser bool // counted by the Bearer user, else by client address
-}
-
-var scopes = []scope{
-	{epLogin, 6, http.MethodPost, "/auth/login/", false},
-	{epLogout, 6, http.MethodPost, "/auth/logout/", true},
-	{epRefresh, 6, http.MethodPost, "/auth/refresh/", false},
-	{epIntraURL, 60, http.MethodGet, "/oauth2/intra/url/", false},
-	{epIntraCallback, 20, http.MethodGet, "/oauth2/intra/callback/", false},
-	{epIntraLogin, 6, http.MethodPost, "/oauth2/intra/login/", false},
-	{epIntraLink, 6, http.MethodPost, "/oauth2/intra/link/", true},
-	{epRegister, 6, http.MethodPost, "/auth/register/", false},
-}
 
 // plan is how a scope is attacked in a mode.
 type plan struct {
@@ -47,35 +27,30 @@ type plan struct {
 	spec windowSpec
 }
 
-func (m mode) plan(sc scope) plan {
-	freq := max(int(math.Ceil(attackFactor*float64(sc.n))), m.minPerPeriod)
+func (m mode) plan(ep endpoint) plan {
+	freq := max(int(math.Ceil(attackFactor*float64(ep.rate.N))), m.minPerPeriod)
 	du := m.period + m.overrun
 	return plan{
 		rate: vegeta.ConstantPacer{Freq: freq, Per: m.period},
 		du:   du,
 		hits: int(math.Ceil(float64(freq)*float64(du)/float64(m.period))) + 1,
-		spec: windowSpec{n: sc.n, period: m.period, slack: m.slack},
+		spec: windowSpec{n: ep.rate.N, period: m.period, slack: m.slack},
 	}
 }
 
-// rate writes a scope's rate in this mode as AUTHD_THROTTLE_* takes it.
-func (m mode) rate(sc scope) string { return strconv.Itoa(sc.n) + "/" + m.unit }
+// rate writes an endpoint's rate in this mode as AUTHD_THROTTLE_* takes
+// it: its default's N, per the mode's period.
+func (m mode) rate(ep endpoint) string { return strconv.Itoa(ep.rate.N) + "/" + m.unit }
 
 // client is one attacked client: an address for the scopes counted by
-// address, a user for those counted by user, and what its attacks need.
+// address, a user for those counted by user, and the Intra accounts its
+// attacks log in with and link.
 type client struct {
 	label      string
 	addr       string
 	user       string
 	intraLogin string // Intra account it logs in with
 	intraLink  string // Intra account it links to its user
-
-	logout   []session // one per logout request: each ends its session
-	refresh  session
-	link     session
-	apiLogin string
-	apiLink  string
-	grants   []grant // one per callback request
 }
 
 // The attacked clients: scenario 1 attacks A on every scope at once;
@@ -99,10 +74,24 @@ const concurrencyUser = "load-burst"
 // to listen there.
 const intraRedirectURI = "http://127.0.0.1/oauth2/intra/callback/"
 
-// throttles runs scenarios 1 to 4 against authd with the mode's rates.
-func (h *harness) throttles(ctx context.Context, authdBin, fakeBin string) error {
+// throttledAuthd is authd at the mode's rates, with the fake provider it
+// logs in with and a client to prepare with: what scenarios 1 to 3
+// attack.
+type throttledAuthd struct {
+	authd, fake *proc
+	prep        *prep
+}
+
+func (t *throttledAuthd) url() string { return t.authd.url() }
+
+// throttled returns authd at the mode's rates, starting it and the fake
+// provider the first time.
+func (h *harness) throttled(ctx context.Context) (*throttledAuthd, error) {
+	if h.sut != nil {
+		return h.sut, nil
+	}
 	done := h.phase("start authd and fakeintra")
-	fake, err := startProc(ctx, "fakeintra", fakeBin, []string{
+	fake, err := startProc(ctx, "fakeintra", h.fakeBin, []string{
 		"-addr", "127.0.0.1:0",
 		"-client-id", fakeintra.DevClientID, "-client-secret", fakeintra.DevClientSecret,
 		"-redirect-uri", intraRedirectURI, "-users", h.opts.intraUsers,
@@ -111,9 +100,8 @@ func (h *harness) throttles(ctx context.Context, authdBin, fakeBin string) error
 		"-rate-limit=false",
 	}, childEnv(nil), filepath.Join(h.tmp, "fakeintra.log"), true, firstLine)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer fake.stop()
 	settings := map[string]string{
 		"AUTHD_ADDR":                "127.0.0.1:0",
 		"AUTHD_DB":                  filepath.Join(h.tmp, "throttles.db"),
@@ -126,48 +114,99 @@ func (h *harness) throttles(ctx context.Context, authdBin, fakeBin string) error
 		"AUTHD_HASH_CONCURRENCY":    strconv.Itoa(runtime.GOMAXPROCS(0)),
 		"AUTHD_LOG_LEVEL":           "info", // the level of the "listening" line
 	}
-	for _, sc := range scopes {
-		rate := h.mode.rate(sc)
-		h.rep.Rates = append(h.rep.Rates, rateRow{Scope: sc.name, Rate: rate, Default: h.mode.defaultRates})
+	for _, ep := range endpoints {
+		rate := h.mode.rate(ep)
+		h.rep.Rates = append(h.rep.Rates, rateRow{Scope: ep.scope, Rate: rate, Default: h.mode.defaultRates})
 		if !h.mode.defaultRates {
-			settings["AUTHD_THROTTLE_"+strings.ToUpper(sc.name)] = rate
+			settings["AUTHD_THROTTLE_"+strings.ToUpper(ep.scope)] = rate
 		}
 	}
-	authd, err := startProc(ctx, "authd", authdBin, []string{"serve"}, childEnv(settings), filepath.Join(h.tmp, "authd-throttles.log"), false, listeningAddr)
+	authd, err := startProc(ctx, "authd", h.authdBin, []string{"serve"}, childEnv(settings), filepath.Join(h.tmp, "authd-throttles.log"), false, listeningAddr)
 	if err != nil {
-		return err
+		fake.stop()
+		return nil, err
 	}
-	defer authd.stop()
 	if err := authd.waitReady(ctx); err != nil {
-		return err
+		authd.stop()
+		fake.stop()
+		return nil, err
 	}
 	done()
 	h.progress("authd %s and fakeintra %s ready; rates: %s", authd.addr, fake.addr, ratesLine(h.rep.Rates))
+	h.sut = &throttledAuthd{authd: authd, fake: fake, prep: newPrep(authd.url(), h.audit, h.mode.timeout)}
+	return h.sut, nil
+}
 
-	done = h.phase("prepare users, sessions and grants")
-	p := newPrep(authd.url(), h.audit, h.mode.timeout)
-	defer p.close()
+// stopThrottled stops authd at the mode's rates and its provider, if
+// they run.
+func (h *harness) stopThrottled() {
+	if h.sut == nil {
+		return
+	}
+	h.sut.prep.close()
+	h.sut.authd.stop()
+	h.sut.fake.stop()
+	h.sut = nil
+}
+
+// scopeScenario is scenarios 1 and 2: clients A and B attack every
+// endpoint above its rate, all at once; each must be held to the rate,
+// and each to its own.
+type scopeScenario struct{}
+
+func (scopeScenario) name() string { return "scenarios 1 and 2, every scope from two clients at once" }
+
+func (scopeScenario) run(ctx context.Context, h *harness) (section, error) {
+	sut, err := h.throttled(ctx)
+	if err != nil {
+		return nil, err
+	}
+	done := h.phase("prepare users, sessions and grants")
 	clients := attackedClients()
-	if err := h.prepare(ctx, p, clients); err != nil {
-		return fmt.Errorf("prepare: %w", err)
+	attacks, err := h.prepare(ctx, sut.prep, clients)
+	if err != nil {
+		return nil, fmt.Errorf("prepare: %w", err)
 	}
 	done()
-	h.progress("prepared %d sessions and %d grants", 2*(len(clients[0].logout)+2), 2*len(clients[0].grants))
+	var sessions, apiTokens, grants int
+	for _, a := range attacks {
+		sessions, grants = sessions+len(a.ammo.sessions), grants+len(a.ammo.grants)
+		if a.ammo.apiToken != "" {
+			apiTokens++
+		}
+	}
+	h.progress("prepared %d sessions, %d api_tokens and %d grants", sessions, apiTokens, grants)
 
 	done = h.phase("scenarios 1 and 2: every scope, two clients at once")
-	if err := h.attackScopes(ctx, authd.url(), clients); err != nil {
-		return err
+	sec, err := h.attackScopes(ctx, sut.url(), clients, attacks)
+	if err != nil {
+		return nil, err
 	}
 	done()
+	return sec, nil
+}
 
-	done = h.phase("scenario 3: concurrent logins")
-	if err := h.bursts(ctx, authd.url()); err != nil {
-		return err
+// burstScenario is scenario 3: bursts of concurrent logins of one client
+// pass no more than the rate.
+type burstScenario struct{}
+
+func (burstScenario) name() string { return "scenario 3, concurrent logins of one client" }
+
+func (burstScenario) run(ctx context.Context, h *harness) (section, error) {
+	sut, err := h.throttled(ctx)
+	if err != nil {
+		return nil, err
+	}
+	done := h.phase("scenario 3: concurrent logins")
+	if err := sut.prep.register(ctx, concurrencyUser); err != nil {
+		return nil, err
+	}
+	sec, err := h.bursts(ctx, sut.url())
+	if err != nil {
+		return nil, err
 	}
 	done()
-
-	h.cookieProgress("")
-	return nil
+	return sec, nil
 }
 
 // cookieProgress prints scenario 4's tally so far.
@@ -197,137 +236,68 @@ func verdict(ok bool) string {
 	return "FAIL"
 }
 
-// prepare creates the users and everything the attacks send: sessions,
-// api_tokens and grants, each from a fresh client address.
-func (h *harness) prepare(ctx context.Context, p *prep, clients []*client) error {
-	users := []string{concurrencyUser}
+// prepare creates the users and, for every endpoint and client, what the
+// attack sends: sessions, api_tokens and grants, each from a fresh client
+// address. It returns the attacks, ready to fire.
+func (h *harness) prepare(ctx context.Context, p *prep, clients []*client) ([]*scopeAttack, error) {
+	var users []string
 	for _, c := range clients {
 		users = append(users, c.user)
 	}
-	if err := parallel(ctx, len(users), prepConcurrency, func(ctx context.Context, i int) error {
-		return p.register(ctx, users[i])
+	if _, err := prepareEach(ctx, len(users), func(ctx context.Context, i int) (struct{}, error) {
+		return struct{}{}, p.register(ctx, users[i])
 	}); err != nil {
-		return err
+		return nil, err
 	}
-	logoutHits := h.mode.plan(scopeNamed(epLogout)).hits
-	callbackHits := h.mode.plan(scopeNamed(epIntraCallback)).hits
-	for _, c := range clients {
-		ss, err := p.sessions(ctx, c.user, logoutHits+2)
-		if err != nil {
-			return err
-		}
-		c.logout, c.refresh, c.link = ss[:logoutHits], ss[logoutHits], ss[logoutHits+1]
-		if c.apiLogin, err = p.apiToken(ctx, c.intraLogin); err != nil {
-			return err
-		}
-		if c.apiLink, err = p.apiToken(ctx, c.intraLink); err != nil {
-			return err
-		}
-		if c.grants, err = p.grants(ctx, grantLogin, callbackHits); err != nil {
-			return err
+	var attacks []*scopeAttack
+	for _, ep := range endpoints {
+		for _, c := range clients {
+			a := &scopeAttack{endpoint: ep, client: c, plan: h.mode.plan(ep)}
+			if ep.prepare != nil {
+				var err error
+				if a.ammo, err = ep.prepare(ctx, p, c, a.plan.hits); err != nil {
+					return nil, fmt.Errorf("%s, client %s: %w", ep.scope, c.label, err)
+				}
+			}
+			attacks = append(attacks, a)
 		}
 	}
-	return nil
+	return attacks, nil
 }
 
-func scopeNamed(name string) scope {
-	for _, sc := range scopes {
-		if sc.name == name {
-			return sc
-		}
-	}
-	panic("no scope " + name)
-}
-
-// targets are the requests of client c's attack on sc: hits of them, each
-// from c's address; those of a scope counted by user carry c's tokens.
-func targets(p *prep, sc scope, c *client, hits int) []vegeta.Target {
-	hdr := func(kv ...string) http.Header {
-		h := http.Header{"X-Forwarded-For": {c.addr}}
-		for i := 0; i+1 < len(kv); i += 2 {
-			h.Set(kv[i], kv[i+1])
-		}
-		return h
-	}
-	base := vegeta.Target{Method: sc.method, URL: p.authd + sc.path}
-	switch sc.name {
-	case epLogin:
-		base.Header = hdr("Content-Type", "application/json")
-		base.Body = mustJSON(credentials{c.user, userPassword})
-	case epLogout:
-		ts := make([]vegeta.Target, hits)
-		for i := range ts {
-			ts[i] = base
-			ts[i].Header = hdr("Authorization", "Bearer "+c.logout[i].access)
-		}
-		return ts
-	case epRefresh:
-		base.Header = hdr("Cookie", cookieRefresh+"="+c.refresh.refresh)
-	case epIntraURL:
-		base.Header = hdr()
-	case epIntraCallback:
-		ts := make([]vegeta.Target, hits)
-		for i := range ts {
-			g := c.grants[i]
-			ts[i] = vegeta.Target{Method: sc.method, URL: p.callbackURL(g), Header: hdr("Cookie", cookieState+"="+g.state)}
-		}
-		return ts
-	case epIntraLogin:
-		base.Header = hdr("Cookie", cookieAPI+"="+c.apiLogin)
-	case epIntraLink:
-		base.Header = hdr("Authorization", "Bearer "+c.link.access, "Cookie", cookieAPI+"="+c.apiLink)
-	case epRegister:
-		ts := make([]vegeta.Target, hits)
-		for i := range ts {
-			ts[i] = base
-			ts[i].Header = hdr("Content-Type", "application/json")
-			ts[i].Body = mustJSON(credentials{fmt.Sprintf("%s-new-%d", c.user, i), userPassword})
-		}
-		return ts
-	}
-	return repeat(base, hits)
-}
-
-// scopeAttack is one client's attack on one scope, and what it showed.
+// scopeAttack is one client's attack on one endpoint, what it sends and
+// what it showed.
 type scopeAttack struct {
-	scope   scope
-	client  *client
-	plan    plan
-	results []vegeta.Result
-	check   windowCheck
+	endpoint endpoint
+	client   *client
+	plan     plan
+	ammo     ammo
+	results  []vegeta.Result
+	check    windowCheck
 }
 
 // attackScopes runs scenarios 1 and 2: every client attacks every scope,
 // all at once, and each attack is checked against the rate.
-func (h *harness) attackScopes(ctx context.Context, base string, clients []*client) error {
-	p := &prep{authd: base}
-	var attacks []*scopeAttack
-	for _, sc := range scopes {
-		for _, c := range clients {
-			attacks = append(attacks, &scopeAttack{scope: sc, client: c, plan: h.mode.plan(sc)})
-		}
-	}
+func (h *harness) attackScopes(ctx context.Context, base string, clients []*client, attacks []*scopeAttack) (*scopeSection, error) {
 	longest := time.Duration(0)
 	for _, a := range attacks {
 		longest = max(longest, a.plan.du)
 	}
-	h.progress("scenarios 1 and 2: attacking %d scopes from %d clients at once for %s", len(scopes), len(clients), longest)
+	h.progress("scenarios 1 and 2: attacking %d scopes from %d clients at once for %s", len(endpoints), len(clients), longest)
 	var wg sync.WaitGroup
 	for _, a := range attacks {
-		ts := targets(p, a.scope, a.client, a.plan.hits)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		ts := a.endpoint.targets(base, a.client, a.ammo, a.plan.hits)
+		wg.Go(func() {
 			c := newClient(h.mode.timeout, 0)
 			defer c.CloseIdleConnections()
-			fire(ctx, c, a.scope.name+" "+a.client.label, ts, a.plan.rate, a.plan.du, func(r *vegeta.Result) {
+			fire(ctx, c, a.endpoint.scope+" "+a.client.label, ts, a.plan.rate, a.plan.du, func(r *vegeta.Result) {
 				a.results = append(a.results, *r)
 			})
-		}()
+		})
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
 
 	rows := map[string][]throttleRow{}
@@ -342,40 +312,40 @@ func (h *harness) attackScopes(ctx context.Context, base string, clients []*clie
 		}
 		a.check = checkWindow(samples, a.plan.spec)
 		rows[a.client.label] = append(rows[a.client.label], throttleRow{
-			Scope: a.scope.name, Client: a.client.label, Rate: h.mode.rate(a.scope),
+			Scope: a.endpoint.scope, Client: a.client.label, Rate: h.mode.rate(a.endpoint), N: a.endpoint.rate.N,
 			Attack: fmt.Sprintf("%s for %s", perSecond(a.plan.rate), a.plan.du), Check: a.check,
 		})
 	}
-	h.rep.Scopes = rows[clients[0].label]
+	sec := &scopeSection{Scopes: rows[clients[0].label]}
 	for i, r := range rows[clients[1].label] {
-		h.rep.Keying = append(h.rep.Keying, keyingRow{Scope: r.Scope, Rate: r.Rate, A: h.rep.Scopes[i].Check, B: r.Check})
+		sec.Keying = append(sec.Keying, keyingRow{Scope: r.Scope, Rate: r.Rate, N: r.N, A: sec.Scopes[i].Check, B: r.Check})
 	}
-	for _, sc := range scopes {
+	for _, ep := range endpoints {
 		var rs [][]vegeta.Result
 		for _, a := range attacks {
-			if a.scope == sc {
+			if a.endpoint.scope == ep.scope {
 				rs = append(rs, a.results)
 			}
 		}
-		if err := writeThrottlePlot(filepath.Join(h.out, "throttle-"+sc.name+".html"), "throttle "+sc.name+" at "+h.mode.rate(sc), rs...); err != nil {
-			return err
+		if err := writeThrottlePlot(filepath.Join(h.out, "throttle-"+ep.scope+".html"), "throttle "+ep.scope+" at "+h.mode.rate(ep), rs...); err != nil {
+			return nil, err
 		}
 	}
 
 	ok1, ok2 := true, true
 	var summary []string
-	for i, r := range h.rep.Scopes {
+	for i, r := range sec.Scopes {
 		ok1 = ok1 && r.Check.OK()
-		ok2 = ok2 && h.rep.Keying[i].B.OK()
-		summary = append(summary, fmt.Sprintf("%s %d/%d", r.Scope, r.Check.FirstAnswered, scopeNamed(r.Scope).n))
+		ok2 = ok2 && sec.Keying[i].B.OK()
+		summary = append(summary, fmt.Sprintf("%s %d/%d", r.Scope, r.Check.FirstAnswered, r.N))
 	}
 	h.progress("scenario 1 per-scope throttles (client A, all scopes at once): %s (first period: %s)", verdict(ok1), strings.Join(summary, ", "))
 	summary = summary[:0]
-	for _, k := range h.rep.Keying {
+	for _, k := range sec.Keying {
 		summary = append(summary, fmt.Sprintf("%s %d+%d", k.Scope, k.A.FirstAnswered, k.B.FirstAnswered))
 	}
 	h.progress("scenario 2 keying (clients A and B at once): %s (answered A+B: %s)", verdict(ok1 && ok2), strings.Join(summary, ", "))
-	return nil
+	return sec, nil
 }
 
 // perSecond writes an attack rate in requests a second.
@@ -393,37 +363,38 @@ const (
 // bursts runs scenario 3: burstRequests logins of one client fired at
 // once, burstRounds times from fresh clients; exactly the rate's N may
 // pass the throttle each time.
-func (h *harness) bursts(ctx context.Context, base string) error {
-	sc := scopeNamed(epLogin)
+func (h *harness) bursts(ctx context.Context, base string) (*burstSection, error) {
+	ep := endpointNamed(config.ScopeLogin)
 	target := vegeta.Target{
-		Method: http.MethodPost, URL: base + sc.path,
+		Method: ep.method, URL: base + ep.path,
 		Body: mustJSON(credentials{concurrencyUser, userPassword}),
 	}
+	sec := &burstSection{}
 	ok := true
 	var counts []string
 	for round := range burstRounds {
 		target.Header = http.Header{"Content-Type": {"application/json"}, "X-Forwarded-For": {fmt.Sprintf("198.18.1.%d", round+1)}}
 		results := burst(ctx, fmt.Sprintf("burst %d", round+1), target, burstRequests, base+"/healthz", h.mode.timeout)
 		if err := ctx.Err(); err != nil {
-			return err
+			return nil, err
 		}
-		row := checkBurst(results, sc.n, h.mode.period-h.mode.slack)
+		row := checkBurst(results, ep.rate.N, h.mode.period-h.mode.slack)
 		row.Round = round + 1
 		for _, r := range results {
 			h.audit.observe(r.Method, r.URL, int(r.Code), r.Headers)
 		}
-		h.rep.Bursts = append(h.rep.Bursts, row)
+		sec.Rounds = append(sec.Rounds, row)
 		ok = ok && row.OK()
 		counts = append(counts, fmt.Sprintf("%d (sent within %s)", row.Passed, row.SendSpread.Round(time.Microsecond*100)))
 		if round == 0 {
 			if err := writeThrottlePlot(filepath.Join(h.out, "concurrency.html"), fmt.Sprintf("%d concurrent logins of one client", burstRequests), results); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
 	h.progress("scenario 3 concurrency (%d logins at once, %d rounds): %s (passed the throttle: %s; want exactly %d)",
-		burstRequests, burstRounds, verdict(ok), strings.Join(counts, ", "), sc.n)
-	return nil
+		burstRequests, burstRounds, verdict(ok), strings.Join(counts, ", "), ep.rate.N)
+	return sec, nil
 }
 
 // burst sends n copies of target at once, from a new Attacker with n

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"authd/internal/config"
+	"authd/internal/throttle"
+)
+
+// endpoint is one throttled endpoint of authd as the attacks see it:
+// where it is, how it is throttled, what an attack on it needs prepared
+// and how its requests are built. A throttled endpoint is verified by
+// adding one endpoint to endpoints.
+type endpoint struct {
+	scope  string // its throttle scope, as in AUTHD_THROTTLE_<SCOPE>
+	method string
+	path   string
+	byUser bool // counted by the Bearer user, else by client address
+	// rate is authd's default for scope, filled in by withDefaultRates.
+	rate throttle.Rate
+
+	// prepare obtains what client c's attack of hits requests sends, from
+	// fresh client addresses, once c's user is registered; nil when
+	// nothing more is needed.
+	prepare func(ctx context.Context, p *prep, c *client, hits int) (ammo, error)
+	// aim completes request i of client c's attack: t comes with the
+	// endpoint's method and URL and with c's X-Forwarded-For. Nil when
+	// that is the whole request.
+	aim func(t *vegeta.Target, c *client, a ammo, i int)
+}
+
+// ammo is what one client's attack on one endpoint sends, prepared
+// beforehand.
+type ammo struct {
+	sessions []session
+	grants   []grant
+	apiToken string
+}
+
+// endpoints are the throttled endpoints of the contract, in the order of
+// the report, each with authd's default rate.
+var endpoints = withDefaultRates([]endpoint{
+	{
+		scope: config.ScopeLogin, method: http.MethodPost, path: "/auth/login/",
+		aim: func(t *vegeta.Target, c *client, _ ammo, _ int) {
+			t.Header.Set("Content-Type", "application/json")
+			t.Body = mustJSON(credentials{c.user, userPassword})
+		},
+	},
+	{
+		scope: config.ScopeLogout, method: http.MethodPost, path: "/auth/logout/", byUser: true,
+		// A logout ends its session: a session for each request.
+		prepare: func(ctx context.Context, p *prep, c *client, hits int) (ammo, error) {
+			ss, err := p.sessions(ctx, c.user, hits)
+			return ammo{sessions: ss}, err
+		},
+		aim: func(t *vegeta.Target, _ *client, a ammo, i int) {
+			t.Header.Set("Authorization", "Bearer "+a.sessions[i].access)
+		},
+	},
+	{
+		scope: config.ScopeRefresh, method: http.MethodPost, path: "/auth/refresh/",
+		prepare: func(ctx context.Context, p *prep, c *client, _ int) (ammo, error) {
+			ss, err := p.sessions(ctx, c.user, 1)
+			return ammo{sessions: ss}, err
+		},
+		aim: func(t *vegeta.Target, _ *client, a ammo, _ int) {
+			t.Header.Set("Cookie", cookieRefresh+"="+a.sessions[0].refresh)
+		},
+	},
+	{
+		scope: config.ScopeIntraURL, method: http.MethodGet, path: "/oauth2/intra/url/",
+	},
+	{
+		scope: config.ScopeIntraCallback, method: http.MethodGet, path: "/oauth2/intra/callback/",
+		// A grant's code is good once: a grant for each request.
+		prepare: func(ctx context.Context, p *prep, _ *client, hits int) (ammo, error) {
+			gs, err := p.grants(ctx, grantLogin, hits)
+			return ammo{grants: gs}, err
+		},
+		aim: func(t *vegeta.Target, _ *client, a ammo, i int) {
+			g := a.grants[i]
+			t.URL += "?" + g.query()
+			t.Header.Set("Cookie", cookieState+"="+g.state)
+		},
+	},
+	{
+		scope: config.ScopeIntraLogin, method: http.MethodPost, path: "/oauth2/intra/login/",
+		prepare: func(ctx context.Context, p *prep, c *client, _ int) (ammo, error) {
+			tok, err := p.apiToken(ctx, c.intraLogin)
+			return ammo{apiToken: tok}, err
+		},
+		aim: func(t *vegeta.Target, _ *client, a ammo, _ int) {
+			t.Header.Set("Cookie", cookieAPI+"="+a.apiToken)
+		},
+	},
+	{
+		scope: config.ScopeIntraLink, method: http.MethodPost, path: "/oauth2/intra/link/", byUser: true,
+		prepare: func(ctx context.Context, p *prep, c *client, _ int) (ammo, error) {
+			ss, err := p.sessions(ctx, c.user, 1)
+			if err != nil {
+				return ammo{}, err
+			}
+			tok, err := p.apiToken(ctx, c.intraLink)
+			return ammo{sessions: ss, apiToken: tok}, err
+		},
+		aim: func(t *vegeta.Target, _ *client, a ammo, _ int) {
+			t.Header.Set("Authorization", "Bearer "+a.sessions[0].access)
+			t.Header.Set("Cookie", cookieAPI+"="+a.apiToken)
+		},
+	},
+	{
+		scope: config.ScopeRegister, method: http.MethodPost, path: "/auth/register/",
+		// A username is registered once: a new one for each request.
+		aim: func(t *vegeta.Target, c *client, _ ammo, i int) {
+			t.Header.Set("Content-Type", "application/json")
+			t.Body = mustJSON(credentials{fmt.Sprintf("%s-new-%d", c.user, i), userPassword})
+		},
+	},
+})
+
+// withDefaultRates gives each endpoint the rate authd throttles its scope
+// at when nothing is set, read from internal/config as authd reads it.
+func withDefaultRates(eps []endpoint) []endpoint {
+	defaults, err := config.Load(nil, func(string) string { return "" })
+	if err != nil {
+		panic("authd's default configuration: " + err.Error())
+	}
+	for i := range eps {
+		eps[i].rate = defaults.Rates[eps[i].scope]
+	}
+	return eps
+}
+
+// checkEndpoints verifies that eps cover every throttle scope of authd
+// once, each with a rate, and, when m verifies authd's defaults, that
+// every default is counted over m's period.
+func checkEndpoints(eps []endpoint, m mode) error {
+	seen := map[string]bool{}
+	for _, ep := range eps {
+		switch {
+		case !slices.Contains(config.Scopes, ep.scope):
+			return fmt.Errorf("endpoint %s %s: %q is not a throttle scope of authd", ep.method, ep.path, ep.scope)
+		case seen[ep.scope]:
+			return fmt.Errorf("endpoint %s %s: scope %s is attacked twice", ep.method, ep.path, ep.scope)
+		case ep.rate.N < 1:
+			return fmt.Errorf("endpoint %s %s: no rate for scope %s", ep.method, ep.path, ep.scope)
+		case m.defaultRates && ep.rate.Period != m.period:
+			return fmt.Errorf("scope %s: authd's default counts over %s, but %s mode attacks over %s", ep.scope, ep.rate.Period, m.name, m.period)
+		}
+		seen[ep.scope] = true
+	}
+	for _, sc := range config.Scopes {
+		if !seen[sc] {
+			return fmt.Errorf("throttle scope %s has no endpoint to attack", sc)
+		}
+	}
+	return nil
+}
+
+// endpointNamed returns the endpoint of a throttle scope.
+func endpointNamed(scope string) endpoint {
+	for _, ep := range endpoints {
+		if ep.scope == scope {
+			return ep
+		}
+	}
+	panic("no endpoint of scope " + scope)
+}
+
+// targets are the hits requests of client c's attack on ep, sent to the
+// authd at base, each from c's address.
+func (ep endpoint) targets(base string, c *client, a ammo, hits int) []vegeta.Target {
+	ts := make([]vegeta.Target, hits)
+	for i := range ts {
+		ts[i] = vegeta.Target{Method: ep.method, URL: base + ep.path, Header: http.Header{"X-Forwarded-For": {c.addr}}}
+		if ep.aim != nil {
+			ep.aim(&ts[i], c, a, i)
+		}
+	}
+	return ts
+}
+
+// epMe names GET /auth/me/, the one endpoint the cookie audit sees that
+// has no throttle scope.
+const epMe = "me"
+
+// routes names authd's endpoints by method and path: the throttled ones
+// by their scope, GET /auth/me/ as epMe.
+type routes map[string]string
+
+func routesOf(eps []endpoint) routes {
+	r := routes{"GET /auth/me/": epMe}
+	for _, ep := range eps {
+		r[ep.method+" "+ep.path] = ep.scope
+	}
+	return r
+}
+
+// endpointOf names the authd endpoint a request went to, or "".
+func (r routes) endpointOf(method, rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return ""
+	}
+	return r[method+" "+u.Path]
+}
