@@ -144,7 +144,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return fmt.Errorf("token issuer: %w", err)
 	}
+	// The failed logins of each username have a table of their own, where a
+	// live lockout is never evicted: a flood of new clients in the other
+	// scopes cannot push it out.
 	var limiter throttle.Limiter = throttle.NewMemory(throttle.MemoryOptions{MaxKeys: cfg.ThrottleMaxKey})
+	var lockouts throttle.Limiter = throttle.NewMemory(throttle.MemoryOptions{MaxKeys: cfg.ThrottleMaxKey, KeepLive: true})
 	var status func() map[string]string
 	if cfg.RedisURL != "" {
 		rdb, err := redislimit.NewClient(cfg.RedisURL)
@@ -159,8 +163,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			log.Warn("Redis does not answer at start; throttles count in this process until it does", "cause", err.Error())
 		}
 		cancel()
-		f := throttle.NewFailover(redislimit.New(rdb, redislimit.Options{Prefix: cfg.RedisPrefix}), limiter, throttle.FailoverOptions{Logger: log})
+		shared := redislimit.New(rdb, redislimit.Options{Prefix: cfg.RedisPrefix})
+		f := throttle.NewFailover(shared, limiter, throttle.FailoverOptions{Logger: log})
 		limiter = f
+		lockouts = throttle.NewFailover(shared, lockouts, throttle.FailoverOptions{Logger: log})
 		status = func() map[string]string {
 			if f.Degraded() {
 				return map[string]string{"throttle": "degraded: redis unreachable, counting in this process"}
@@ -174,7 +180,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			Store:              st,
 			Tokens:             issuer,
 			Passwords:          password.NewHasher(password.Options{Concurrency: cfg.HashConcurrency}),
-			Limiter:            limiter,
+			Limiter:            lockouts,
 			Lockout:            cfg.Lockout,
 			AccessTTL:          cfg.AccessTTL,
 			RefreshTTL:         cfg.RefreshTTL,

@@ -192,7 +192,7 @@ func settings() []*setting {
 			}})
 	}
 	s = append(s,
-		&setting{env: "AUTHD_THROTTLE_MAX_CLIENTS", def: "100000", help: "in-process limiter: most clients tracked at once; idle ones are evicted first",
+		&setting{env: "AUTHD_THROTTLE_MAX_CLIENTS", def: "100000", help: "in-process limiter: most clients tracked at once, idle ones evicted first; also the size of the separate table of usernames with failed logins, where a live lockout is never evicted (when it is full, new usernames share one overflow count)",
 			set: func(c *Config, v string) error { return parsePositive(&c.ThrottleMaxKey, v) }},
 		&setting{env: "AUTHD_LOCKOUT_FAILURES", def: "10", help: "failed logins of one username, from any clients, after which its logins are throttled until the oldest failure is AUTHD_LOCKOUT_WINDOW old; 0 turns this off",
 			set: func(c *Config, v string) error {

@@ -170,7 +170,7 @@ func TestLoginLockedWhileChecking(t *testing.T) {
 	rate := throttle.Rate{N: 3, Period: time.Hour}
 	var lim *throttle.Memory
 	e := newTestEnvDeps(t, func(c *config.Config) { c.Lockout = rate }, func(d *testDeps) {
-		lim = d.Limiter.(*throttle.Memory)
+		lim = d.Lockouts.(*throttle.Memory)
 		d.Store = lockingStore{Store: d.Store, lock: func(name string) {
 			for range rate.N {
 				lim.Allow(context.Background(), lockoutKey(name), rate)
@@ -197,7 +197,7 @@ func (failingPeeker) Peek(context.Context, string, throttle.Rate) (throttle.Deci
 
 func TestLoginLockoutLimiterFails(t *testing.T) {
 	t.Parallel()
-	e := newTestEnvDeps(t, nil, func(d *testDeps) { d.Limiter = failingPeeker{d.Limiter} })
+	e := newTestEnvDeps(t, nil, func(d *testDeps) { d.Lockouts = failingPeeker{d.Lockouts} })
 	e.mustUser(t, "alice", "alice-password")
 	r := e.do(t, loginFrom(t, "alice", "alice-password", 1))
 	if r.status != 503 || r.code() != codeUnavailable {
@@ -209,4 +209,33 @@ func TestLoginLockoutLimiterFails(t *testing.T) {
 // the failed logins of a username.
 func lockoutKey(username string) string {
 	return "login_account|" + strings.ToLower(username)
+}
+
+// TestLockoutSurvivesAFloodOfNewClients: twice as many new clients as the
+// in-process limiter tracks, each from its own IPv6 /64, do not push a
+// username's live lockout out; the lockout has a table of its own.
+func TestLockoutSurvivesAFloodOfNewClients(t *testing.T) {
+	t.Parallel()
+	const maxClients = 128
+	e := newTestEnv(t, func(c *config.Config) {
+		c.ThrottleMaxKey = maxClients
+		c.Lockout = throttle.Rate{N: 3, Period: time.Hour}
+		c.IntraClientID, c.IntraClientSecret, c.IntraRedirectURI = "id", "secret", "https://app.example/cb"
+	})
+	e.mustUser(t, "alice", "alice-password")
+	for i := range 3 {
+		e.do(t, loginFrom(t, "alice", "wrong-password", i))
+	}
+	if r := e.do(t, loginFrom(t, "alice", "alice-password", 10)); r.status != 429 {
+		t.Fatalf("right password after 3 failures = %d %s, want 429", r.status, r.raw)
+	}
+	for i := range 2 * maxClients {
+		r := e.do(t, request{method: "GET", path: "/oauth2/intra/url/", remote: fmt.Sprintf("[2001:db8:%x::1]:4000", i)})
+		if r.status != 200 {
+			t.Fatalf("url request %d = %d %s", i, r.status, r.raw)
+		}
+	}
+	if r := e.do(t, loginFrom(t, "alice", "alice-password", 11)); r.status != 429 {
+		t.Errorf("right password after the flood = %d %s, want 429: the lockout was evicted", r.status, r.raw)
+	}
 }

@@ -61,6 +61,9 @@ type testDeps struct {
 	Deps
 	Store     store.Store
 	Passwords *password.Hasher
+	// Lockouts counts the failed logins of usernames, as serve's own
+	// table does.
+	Lockouts throttle.Limiter
 }
 
 // newTestEnvDeps is newTestEnv, with editDeps changing the dependencies
@@ -92,11 +95,12 @@ func newTestEnvDeps(t testing.TB, edit func(*config.Config), editDeps func(*test
 	deps := testDeps{
 		Deps: Deps{
 			Config:  cfg,
-			Limiter: throttle.NewMemory(throttle.MemoryOptions{Now: clk.Now}),
+			Limiter: throttle.NewMemory(throttle.MemoryOptions{Now: clk.Now, MaxKeys: cfg.ThrottleMaxKey}),
 			Ready:   map[string]func(context.Context) error{"database": db.Ping},
 		},
 		Store:     db,
 		Passwords: e.hasher,
+		Lockouts:  throttle.NewMemory(throttle.MemoryOptions{Now: clk.Now, MaxKeys: cfg.ThrottleMaxKey, KeepLive: true}),
 	}
 	if cfg.IntraConfigured() {
 		deps.Intra = intra.New(intra.Config{
@@ -113,7 +117,7 @@ func newTestEnvDeps(t testing.TB, edit func(*config.Config), editDeps func(*test
 		Store:              deps.Store,
 		Tokens:             issuer,
 		Passwords:          deps.Passwords,
-		Limiter:            deps.Limiter,
+		Limiter:            deps.Lockouts,
 		Lockout:            cfg.Lockout,
 		AccessTTL:          cfg.AccessTTL,
 		RefreshTTL:         cfg.RefreshTTL,

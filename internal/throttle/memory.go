@@ -34,6 +34,15 @@ const (
 type MemoryOptions struct {
 	Now     func() time.Time // the clock; nil means time.Now
 	MaxKeys int              // most keys tracked at once; 0 (or less) means DefaultMaxKeys
+	// KeepLive is for counts that must not be forgotten while they
+	// matter, such as the failed logins of a locked username: a key with
+	// a request in its window is never evicted. When a shard has no room
+	// but for such keys, a new key of that shard is counted in the
+	// shard's overflow log, shared by every key that finds no room, until
+	// room frees; Peek of such a key answers from that log. A flood of
+	// new keys then refuses early (the overflow fills N times faster than
+	// one key's log) rather than forgetting a live count.
+	KeepLive bool
 }
 
 // Memory is the in-process Limiter. Its state is that of one process: with
@@ -92,6 +101,7 @@ func newMemory(opts MemoryOptions, shards int) *Memory {
 	}
 	for i := range m.shards {
 		s := &m.shards[i]
+		s.keepLive = opts.KeepLive
 		s.keys = make(map[string]*entry)
 		s.lru.next, s.lru.prev = &s.lru, &s.lru
 		s.max = maxKeys / shards
@@ -140,12 +150,18 @@ func (m *Memory) Peek(_ context.Context, key string, r Rate) (Decision, error) {
 	defer s.mu.Unlock()
 	e := s.keys[key]
 	if e == nil {
+		e = s.overflowFor(r, now)
+	}
+	if e == nil {
 		return Decision{Allowed: true, Remaining: r.N}, nil
 	}
 	if e.rate != r {
 		e.setRate(r)
 	}
 	d := e.peek(now)
+	if e == s.overflow {
+		return d, nil
+	}
 	if e.used == 0 {
 		// Every request has left the window: the same as no key.
 		s.remove(e)
@@ -175,6 +191,10 @@ type shard struct {
 	// recently used entry, lru.prev the least.
 	lru entry
 	max int // most keys this shard tracks
+	// keepLive: never evict a key with a request in its window; new keys
+	// that find no room are counted in overflow.
+	keepLive bool
+	overflow *entry
 	// sweepAt is a time before which no tracked log lies wholly outside
 	// its window: a lower bound of every entry's expiry.
 	sweepAt int64
@@ -196,7 +216,13 @@ func (s *shard) entry(key string, r Rate, now int64) *entry {
 	}
 	var e *entry
 	if len(s.keys) >= s.max {
-		e = s.evict(now)
+		if s.keepLive {
+			if e = s.evictIdle(now); e == nil {
+				return s.overflowFor(r, now)
+			}
+		} else {
+			e = s.evict(now)
+		}
 	}
 	if e == nil {
 		e = new(entry)
@@ -211,6 +237,37 @@ func (s *shard) entry(key string, r Rate, now int64) *entry {
 // Keys whose log lies wholly outside their window go first, then the least
 // recently used.
 func (s *shard) evict(now int64) *entry {
+	if e := s.evictIdle(now); e != nil {
+		return e
+	}
+	tail := s.lru.prev
+	s.remove(tail)
+	return tail
+}
+
+// overflowFor returns the overflow log of a full shard that keeps live
+// keys, at rate r, or nil when the shard does not keep live keys or has
+// room for a new key (after forgetting the idle ones).
+func (s *shard) overflowFor(r Rate, now int64) *entry {
+	if !s.keepLive || len(s.keys) < s.max {
+		return nil
+	}
+	if e := s.evictIdle(now); e != nil {
+		return nil
+	}
+	if s.overflow == nil {
+		s.overflow = new(entry)
+		s.overflow.reset("", r)
+	} else if s.overflow.rate != r {
+		s.overflow.setRate(r)
+	}
+	return s.overflow
+}
+
+// evictIdle removes the keys whose log lies wholly outside their window,
+// as far as it looks, and returns one removed entry for reuse, or nil
+// when there is none.
+func (s *shard) evictIdle(now int64) *entry {
 	tail := s.lru.prev
 	if tail.idle(now) {
 		s.remove(tail)
@@ -234,9 +291,7 @@ func (s *shard) evict(now int64) *entry {
 			return spare
 		}
 	}
-	tail = s.lru.prev
-	s.remove(tail)
-	return tail
+	return nil
 }
 
 func (s *shard) remove(e *entry) {
