@@ -166,7 +166,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		shared := redislimit.New(rdb, redislimit.Options{Prefix: cfg.RedisPrefix})
 		f := throttle.NewFailover(shared, limiter, throttle.FailoverOptions{Logger: log})
 		limiter = f
-		lockouts = throttle.NewFailover(shared, lockouts, throttle.FailoverOptions{Logger: log})
+		// Every password login is throttled too, so the throttles' failover
+		// sees Redis go and come back first, and reports it; this one is
+		// silent.
+		lockouts = throttle.NewFailover(shared, lockouts, throttle.FailoverOptions{})
 		status = func() map[string]string {
 			if f.Degraded() {
 				return map[string]string{"throttle": "degraded: redis unreachable, counting in this process"}

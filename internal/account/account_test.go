@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"authd/internal/clock"
 	"authd/internal/intra"
@@ -292,26 +294,79 @@ func TestUsernameCandidates(t *testing.T) {
 	t.Parallel()
 	long := strings.Repeat("x", 40)
 	for _, tc := range []struct {
-		login string
-		want  []string // the first candidates, and the last
+		login    string
+		numbered []string // the candidates before intra-<id>
+		stem     string   // of the random ones after it
 	}{
-		{"jdoe", []string{"jdoe", "jdoe-2", "jdoe-3", "intra-7"}},
-		{"j", []string{"intra-7"}},
-		{"zoë+bob", []string{"zobob", "zobob-2", "zobob-3", "intra-7"}},
-		{long, []string{long[:MaxUsername], long[:MaxUsername-2] + "-2", long[:MaxUsername-2] + "-3", "intra-7"}},
+		{"jdoe", []string{"jdoe", "jdoe-2", "jdoe-3"}, "jdoe-"},
+		{"j", nil, "intra-7-"},
+		{"zoë+bob", []string{"zobob", "zobob-2", "zobob-3"}, "zobob-"},
+		{long, []string{long[:MaxUsername], long[:MaxUsername-2] + "-2", long[:MaxUsername-2] + "-3"}, long[:MaxUsername-9] + "-"},
 	} {
 		got := usernameCandidates(tc.login, 7)
+		seen := make(map[string]bool)
 		for _, name := range got {
-			if !ValidUsername(name) {
-				t.Errorf("%q: candidate %q breaks the username rules", tc.login, name)
+			if !ValidUsername(name) || seen[name] {
+				t.Errorf("%q: candidate %q breaks the username rules or comes twice", tc.login, name)
 			}
+			seen[name] = true
 		}
-		if len(got) > 3 {
-			got = append(got[:3], got[len(got)-1])
+		reserved := slices.Index(got, "intra-7")
+		if reserved < 0 || len(got)-reserved-1 != randomCandidates {
+			t.Fatalf("usernameCandidates(%q) = %q, want intra-7 followed by %d random ones", tc.login, got, randomCandidates)
 		}
-		if diff := cmp.Diff(tc.want, got); diff != "" {
+		numbered := got[:reserved]
+		if len(tc.numbered) > 0 {
+			if len(numbered) != numberedCandidates {
+				t.Errorf("%q: %d numbered candidates, want %d", tc.login, len(numbered), numberedCandidates)
+			}
+			numbered = numbered[:len(tc.numbered)]
+		}
+		if diff := cmp.Diff(tc.numbered, numbered, cmpopts.EquateEmpty()); diff != "" {
 			t.Errorf("usernameCandidates(%q) (-want +got):\n%s", tc.login, diff)
 		}
+		for _, name := range got[reserved+1:] {
+			if !strings.HasPrefix(name, tc.stem) || len(name) != len(tc.stem)+8 {
+				t.Errorf("%q: random candidate %q, want %q and 8 random characters", tc.login, name, tc.stem)
+			}
+		}
+	}
+}
+
+func TestReservedPrefix(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	for _, name := range []string{"intra-7", "INTRA-x", "Intra-"} {
+		var invalid *InvalidInputError
+		if _, err := e.svc.Register(t.Context(), Registration{Username: name, Password: "long-enough"}); !errors.As(err, &invalid) || invalid.Message != msgReserved {
+			t.Errorf("Register(%q) = %v, want %q", name, err, msgReserved)
+		}
+	}
+	e.mustRegister(t, "intra7", "long-enough")
+	e.mustRegister(t, "intra", "long-enough")
+}
+
+// TestSquattedNamesCannotBlockAnIntraLogin: with every numbered name of a
+// login registered, and even intra-<id> taken (as an import could), the
+// first Intra login still gets a user, under a random name.
+func TestSquattedNamesCannotBlockAnIntraLogin(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	for _, name := range usernameCandidates("jdoe", 7)[:numberedCandidates] {
+		e.mustRegister(t, name, "squatter-password")
+	}
+	tok, _ := e.svc.IntraToken(intra.Identity{ID: 7, Login: "jdoe"})
+	g, err := e.svc.IntraLogin(t.Context(), tok)
+	if err != nil || g.User.Username != "intra-7" {
+		t.Fatalf("Intra login with the numbered names taken = %+v, %v; want intra-7", g.User, err)
+	}
+	if _, err := e.store.CreateUser(t.Context(), store.NewUser{Username: "intra-8"}, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	tok, _ = e.svc.IntraToken(intra.Identity{ID: 8, Login: "jdoe"})
+	g, err = e.svc.IntraLogin(t.Context(), tok)
+	if err != nil || !strings.HasPrefix(g.User.Username, "jdoe-") || len(g.User.Username) != len("jdoe-")+8 {
+		t.Fatalf("Intra login with intra-8 taken too = %+v, %v; want jdoe- and a random suffix", g.User, err)
 	}
 }
 

@@ -50,16 +50,16 @@ func (s *Service) IntraLogin(ctx context.Context, apiToken string) (Grant, error
 		return Grant{}, err
 	}
 	u, err := s.store.UserByIntraID(ctx, c.IntraID)
-	if errors.Is(err, store.ErrNotFound) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		if !s.opts.IntraAutoProvision {
 			return Grant{}, ErrNotLinked
 		}
-		u, err = s.provision(ctx, c)
-		if err == nil {
-			s.log.InfoContext(ctx, "user created from intra login", "user_id", u.ID, "intra_id", c.IntraID)
+		if u, err = s.provision(ctx, c); err != nil {
+			return Grant{}, fmt.Errorf("intra login: %w", err)
 		}
-	}
-	if err != nil {
+		s.log.InfoContext(ctx, "user created from intra login", "user_id", u.ID, "intra_id", c.IntraID)
+	case err != nil:
 		return Grant{}, storeError("intra login", err)
 	}
 	if u.Disabled {
@@ -70,8 +70,10 @@ func (s *Service) IntraLogin(ctx context.Context, apiToken string) (Grant, error
 
 // provision creates a user without a password for an Intra identity,
 // named after the Intra login: the first free of login, login-2, login-3,
-// ..., and as a last resort intra-<id>, which no other Intra account can
-// take.
+// ..., then intra-<id>, which only this Intra account is given, then names
+// with a random suffix (see usernameCandidates). Names taken by others
+// cannot block it: running out of candidates is a fault of ours, not a
+// state a client can cause.
 func (s *Service) provision(ctx context.Context, c token.Claims) (store.User, error) {
 	acct := &store.IntraAccount{
 		ID: c.IntraID, Login: c.IntraLogin, Email: c.Email,
@@ -86,9 +88,13 @@ func (s *Service) provision(ctx context.Context, c token.Claims) (store.User, er
 			continue
 		case errors.Is(err, store.ErrIntraLinked):
 			// A concurrent login created the user first.
-			return s.store.UserByIntraID(ctx, c.IntraID)
+			u, err := s.store.UserByIntraID(ctx, c.IntraID)
+			if err != nil {
+				return store.User{}, storeError("user by intra id", err)
+			}
+			return u, nil
 		default:
-			return store.User{}, fmt.Errorf("create user: %w", err)
+			return store.User{}, storeError("create user", err)
 		}
 	}
 	return store.User{}, fmt.Errorf("no free username for intra login %q", c.IntraLogin)

@@ -1,6 +1,7 @@
 package account
 
 import (
+	"crypto/rand"
 	"fmt"
 	"strconv"
 	"strings"
@@ -18,14 +19,27 @@ const (
 // maxEmail is RFC 5321's limit on a forward path.
 const maxEmail = 254
 
-// maxUsernameTries bounds the search for a free username for an Intra login.
-const maxUsernameTries = 20
+// numberedCandidates is how many usernames derived from an Intra login
+// (login, login-2, ...) are tried before the reserved intra-<id> and the
+// random ones.
+const numberedCandidates = 19
+
+// randomCandidates is how many usernames with a random suffix are tried
+// last; an attacker cannot register them ahead, since they cannot guess
+// them.
+const randomCandidates = 5
+
+// reservedPrefix starts the usernames that only Intra provisioning gives
+// (intra-<id>): nobody can register one to block an Intra user's first
+// login.
+const reservedPrefix = "intra-"
 
 // The messages of the rules, the same for the HTTP API and the CLI.
 var (
 	msgUsername = fmt.Sprintf("The username must be %d to %d ASCII letters, digits, '_', '-' or '.'.", MinUsername, MaxUsername)
 	msgPassword = fmt.Sprintf("The password must be %d to %d bytes of UTF-8.", password.MinLen, password.MaxLen)
 	msgEmail    = "The email address is not valid."
+	msgReserved = fmt.Sprintf("Usernames beginning with %q are reserved for accounts made by Log in with 42.", reservedPrefix)
 	msgLogin    = fmt.Sprintf("The username must be 1 to %d bytes and the password 1 to %d bytes.", MaxUsername, password.MaxLen)
 )
 
@@ -48,10 +62,13 @@ func ValidUsername(u string) bool {
 }
 
 // CheckUsername returns an *InvalidInputError when u breaks the username
-// rules.
+// rules, or is one that only Intra provisioning gives.
 func CheckUsername(u string) error {
 	if !ValidUsername(u) {
 		return &InvalidInputError{msgUsername}
+	}
+	if len(u) >= len(reservedPrefix) && strings.EqualFold(u[:len(reservedPrefix)], reservedPrefix) {
+		return &InvalidInputError{msgReserved}
 	}
 	return nil
 }
@@ -118,7 +135,8 @@ func validEmail(e string) bool {
 
 // usernameCandidates lists the usernames tried, in order, for an Intra
 // login: the login reduced to the username alphabet and length, then
-// numbered variants, then one derived from the Intra id.
+// numbered variants, then intra-<id>, which nobody can register, then a
+// few with a random suffix, which nobody can guess.
 func usernameCandidates(login string, intraID int64) []string {
 	var b strings.Builder
 	for i := 0; i < len(login) && b.Len() < MaxUsername; i++ {
@@ -128,18 +146,38 @@ func usernameCandidates(login string, intraID int64) []string {
 		}
 	}
 	base := b.String()
-	last := "intra-" + strconv.FormatInt(intraID, 10)
-	if len(base) < MinUsername {
-		return []string{last}
-	}
-	out := []string{base}
-	for n := 2; len(out) < maxUsernameTries-1; n++ {
-		suffix := "-" + strconv.Itoa(n)
-		stem := base
-		if len(stem)+len(suffix) > MaxUsername {
-			stem = stem[:MaxUsername-len(suffix)]
+	reserved := reservedPrefix + strconv.FormatInt(intraID, 10)
+	var out []string
+	if len(base) >= MinUsername {
+		out = append(out, base)
+		for n := 2; len(out) < numberedCandidates; n++ {
+			out = append(out, withSuffix(base, "-"+strconv.Itoa(n)))
 		}
-		out = append(out, stem+suffix)
+	} else {
+		base = reserved
 	}
-	return append(out, last)
+	out = append(out, reserved)
+	for range randomCandidates {
+		out = append(out, withSuffix(base, "-"+randomSuffix()))
+	}
+	return out
+}
+
+// withSuffix is stem+suffix, stem cut so that the whole is a username.
+func withSuffix(stem, suffix string) string {
+	if len(stem)+len(suffix) > MaxUsername {
+		stem = stem[:MaxUsername-len(suffix)]
+	}
+	return stem + suffix
+}
+
+// randomSuffix is 8 random characters of the username alphabet (40 bits).
+func randomSuffix() string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz234567"
+	b := make([]byte, 8)
+	_, _ = rand.Read(b) // never fails; see randomID
+	for i := range b {
+		b[i] = alphabet[b[i]%32]
+	}
+	return string(b)
 }
