@@ -54,14 +54,34 @@ type seed struct {
 }
 
 // mustSeed reads testdata/seed, refusing unknown fields so that a typo in
-// the data cannot turn a check off.
+// the data cannot turn a check off. The rows are the data's, as many as
+// it has; each must be one the tests know how to reach, and every one
+// they know must be there, so that a row lost from the data fails rather
+// than goes unchecked.
 func mustSeed(t *testing.T) seed {
 	t.Helper()
 	var s seed
 	mustReadJSON(t, "endpoints.json", &s.endpoints)
 	mustReadJSON(t, "cookies.json", &s.cookies)
-	if len(s.endpoints) != 7 {
-		t.Fatalf("endpoints.json has %d endpoints, the seed 7", len(s.endpoints))
+	rows := map[string]bool{}
+	for _, e := range s.endpoints {
+		if rows[e.Path] {
+			t.Fatalf("endpoints.json has %s twice", e.Path)
+		}
+		rows[e.Path] = true
+		if _, ok := reach[e.Path]; !ok {
+			t.Fatalf("endpoints.json: no way to reach the success of %s %s: add one to reach", e.Method, e.Path)
+		}
+	}
+	for path := range reach {
+		if !rows[path] {
+			t.Fatalf("endpoints.json has %d rows and none for %s, which the tests reach", len(s.endpoints), path)
+		}
+	}
+	for path := range failure {
+		if !rows[path] {
+			t.Fatalf("endpoints.json has %d rows and none for %s, whose failure the tests make", len(s.endpoints), path)
+		}
 	}
 	for _, e := range s.endpoints {
 		for _, c := range slices.Concat(e.CookiesSet, e.CookiesUnset) {
@@ -274,11 +294,7 @@ func TestSeedTable(t *testing.T) {
 }
 
 func checkRow(t *testing.T, s seed, e endpoint, b *authdtest.Client, secure bool) {
-	prepare, ok := reach[e.Path]
-	if !ok {
-		t.Fatalf("no way to reach the success of %s %s: add one to reach", e.Method, e.Path)
-	}
-	params := prepare(t, b)
+	params := reach[e.Path](t, b)
 
 	if e.Permission == "User" {
 		req := seedRequest(t, e, params)

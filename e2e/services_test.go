@@ -4,9 +4,11 @@ package e2e
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"authd/internal/authdtest"
+	"authd/internal/config"
 )
 
 // The 42 application that every authd of the suite is, registered with
@@ -37,15 +39,13 @@ var (
 // Secure.
 const plainHTTP = "AUTHD_COOKIE_SECURE=false"
 
-// scopes are the throttle scopes of the contract, as in AUTHD_THROTTLE_<SCOPE>.
-var scopes = []string{"LOGIN", "LOGOUT", "REFRESH", "REGISTER", "INTRA_URL", "INTRA_CALLBACK", "INTRA_LOGIN", "INTRA_LINK"}
-
-// generousThrottles lifts every rate far above what a journey uses, so
-// that only the test about throttling meets a 429.
+// generousThrottles lifts the rate of every throttle scope authd has far
+// above what a journey uses, so that only the test about throttling meets
+// a 429.
 func generousThrottles() []string {
 	var env []string
-	for _, s := range scopes {
-		env = append(env, "AUTHD_THROTTLE_"+s+"=10000/minute")
+	for _, s := range config.Scopes {
+		env = append(env, "AUTHD_THROTTLE_"+strings.ToUpper(s)+"=10000/minute")
 	}
 	return env
 }
