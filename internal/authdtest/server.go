@@ -107,6 +107,13 @@ func MustStart(t testing.TB, c Command) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	stopWith(t, s)
+	return s
+}
+
+// stopWith has the server stopped when test t ends, and its log shown if
+// the test failed.
+func stopWith(t testing.TB, s *Server) {
 	t.Cleanup(func() {
 		if err := s.Stop(); err != nil {
 			t.Error(err)
@@ -115,7 +122,31 @@ func MustStart(t testing.TB, c Command) *Server {
 			t.Logf("the last lines of %s:\n%s", s.LogPath, s.Tail(60))
 		}
 	})
-	return s
+}
+
+// MustStartAll starts programs at once, as MustStart does each, and
+// returns them in the order given.
+func MustStartAll(t testing.TB, cs ...Command) []*Server {
+	t.Helper()
+	servers := make([]*Server, len(cs))
+	errs := make([]error, len(cs))
+	var wg sync.WaitGroup
+	for i, c := range cs {
+		if c.LogDir == "" {
+			c.LogDir = t.TempDir()
+		}
+		wg.Go(func() { servers[i], errs[i] = start(c, LogName(t, c.Name)) })
+	}
+	wg.Wait()
+	for _, s := range servers {
+		if s != nil {
+			stopWith(t, s)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	return servers
 }
 
 // Start starts a program outside any test (in TestMain, say), its log in

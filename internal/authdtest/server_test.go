@@ -208,3 +208,18 @@ func TestInProcess(t *testing.T) {
 		t.Errorf("Stop = %v, want run's error", err)
 	}
 }
+
+func TestMustStartAll(t *testing.T) {
+	t.Parallel()
+	one, two := childCommand("serve"), childCommand("serve")
+	two.Name = "other"
+	s := MustStartAll(t, one, two)
+	if len(s) != 2 || s[0].Name != "child" || s[1].Name != "other" || s[0].Addr == s[1].Addr || s[0].LogPath == s[1].LogPath {
+		t.Fatalf("started %+v, %+v: want child then other, each its own", s[0], s[1])
+	}
+	for _, s := range s {
+		if err := s.Stop(); err != nil {
+			t.Error(err)
+		}
+	}
+}
