@@ -385,9 +385,17 @@ func (s *Server) terminate(sig syscall.Signal) error {
 				errs = append(errs, fmt.Errorf("%s exited with %v, want status 0 on SIGTERM", s.Name, s.exitErr))
 			}
 		case <-time.After(stopTimeout):
+			if sig == syscall.SIGKILL {
+				errs = append(errs, fmt.Errorf("%s outlived SIGKILL by %s", s.Name, stopTimeout))
+				break
+			}
 			s.signal(syscall.SIGKILL)
-			<-s.done
-			errs = append(errs, fmt.Errorf("%s ignored SIGTERM for %s and was killed", s.Name, stopTimeout))
+			select {
+			case <-s.done:
+				errs = append(errs, fmt.Errorf("%s ignored SIGTERM for %s and was killed", s.Name, stopTimeout))
+			case <-time.After(stopTimeout):
+				errs = append(errs, fmt.Errorf("%s ignored SIGTERM and outlived SIGKILL by %s", s.Name, stopTimeout))
+			}
 		}
 		// Anything it started in its group goes with it.
 		syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
