@@ -15,6 +15,8 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+
+	"authd/internal/authdtest"
 )
 
 // TestBrowser drives Chromium through the demo page, served with a reverse
@@ -35,7 +37,7 @@ func TestBrowser(t *testing.T) {
 	a := mustAuthd(t, "authd", "", append(append([]string{plainHTTP, "AUTHD_TRUSTED_PROXIES=127.0.0.1/32"},
 		intraSettings(provider, demoRedirectURI)...), generousThrottles()...)...)
 	demo := mustDemo(t, a)
-	p := &page{t: t, ctx: mustChrome(t, chromium, demo.addr), seed: s, origin: "http://" + demoHost}
+	p := &page{t: t, ctx: mustChrome(t, chromium, demo.Addr), seed: s, origin: "http://" + demoHost}
 	const user, pass = "ada_browser", "a browser's long password"
 
 	p.open()
@@ -138,7 +140,7 @@ func mustChromium(t *testing.T) string {
 // test.
 func mustChrome(t *testing.T, path, demoAddr string) context.Context {
 	t.Helper()
-	logFile, err := os.Create(filepath.Join(outDir, logName(t, "chromium")+".log"))
+	logFile, err := os.Create(filepath.Join(outDir, authdtest.LogName(t, "chromium")+".log"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +173,7 @@ func mustChrome(t *testing.T, path, demoAddr string) context.Context {
 		cancelAlloc() // waits for the browser to exit
 		logFile.Close()
 		if t.Failed() {
-			t.Logf("the last lines of %s:\n%s", logFile.Name(), tail(logFile.Name(), 30))
+			t.Logf("the last lines of %s:\n%s", logFile.Name(), authdtest.Tail(logFile.Name(), 30))
 		}
 	})
 	// Start the browser now, so that a failure to start says so.
@@ -385,7 +387,7 @@ func (p *page) shot(name string) {
 		p.t.Logf("screenshot %s: %v", name, err)
 		return
 	}
-	path := filepath.Join(outDir, logName(p.t, name)+".png")
+	path := filepath.Join(outDir, authdtest.LogName(p.t, name)+".png")
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		p.t.Logf("screenshot %s: %v", name, err)
 	}

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"authd/internal/authdtest"
 )
 
 const password = "correct horse battery staple"
@@ -16,62 +18,58 @@ const password = "correct horse battery staple"
 func TestPasswordJourney(t *testing.T) {
 	t.Parallel()
 	a := mustAuthd(t, "authd", "", journeySettings()...)
-	b := browserOf(t, a)
+	b := clientOf(t, a)
 
-	r := b.call("POST", "/auth/register/", "", map[string]string{"username": "ada", "password": password, "email": "ada@example.com"})
-	want(t, "register", r, http.StatusCreated, "")
-	id := r.body["id"]
-	if r.str("username") != "ada" || id == nil {
-		t.Fatalf("register = %s, want the id and username", r.text)
+	reg := b.Register(authdtest.RegisterRequest{Username: "ada", Password: password, Email: "ada@example.com"})
+	reg.Want(t, "register", http.StatusCreated, "")
+	id := reg.ID
+	if reg.Username != "ada" || id == 0 {
+		t.Fatalf("register = %s, want the id and username", reg.Body)
 	}
-	wantCookies(t, b, "after register")
+	b.WantCookies("after register")
 
-	access := b.mustLogin("ada", password)
-	wantCookies(t, b, "after login", "refresh_token")
-	kept := b.cookie("refresh_token")
+	access := b.MustLogin("ada", password).AccessToken
+	b.WantCookies("after login", "refresh_token")
+	kept := b.Cookie("refresh_token")
 
-	me := b.mustMe(access)
-	if me.body["id"] != id || me.str("username") != "ada" || me.str("email") != "ada@example.com" || me.body["intra_login"] != nil || me.str("created_at") == "" {
-		t.Errorf("me = %s", me.text)
+	me := b.MustMe(access)
+	if me.ID != id || me.Username != "ada" || me.Email != "ada@example.com" || me.IntraLogin != nil || me.CreatedAt == "" {
+		t.Errorf("me = %s", me.Body)
 	}
 
-	r = b.call("POST", "/auth/refresh/", "", nil)
-	want(t, "refresh", r, http.StatusOK, "")
-	refreshed := r.str("access_token")
+	r := b.Refresh()
+	r.Want(t, "refresh", http.StatusOK, "")
+	refreshed := r.AccessToken
 	if refreshed == "" || refreshed == access {
 		t.Errorf("refresh gave access token %q, want a new one", refreshed)
 	}
-	wantCookies(t, b, "after refresh", "refresh_token")
-	if b.mustMe(refreshed).body["id"] != id {
+	b.WantCookies("after refresh", "refresh_token")
+	if b.MustMe(refreshed).ID != id {
 		t.Error("the refreshed token is someone else's")
 	}
 
-	r = b.call("POST", "/auth/logout/", refreshed, nil)
-	want(t, "logout", r, http.StatusOK, "")
-	wantCookies(t, b, "after logout")
+	b.Logout(refreshed).Want(t, "logout", http.StatusOK, "")
+	b.WantCookies("after logout")
 
-	r = b.call("POST", "/auth/refresh/", "", nil)
-	want(t, "refresh after logout", r, http.StatusBadRequest, "invalid_refresh_token")
+	b.Refresh().Want(t, "refresh after logout", http.StatusBadRequest, "invalid_refresh_token")
 
 	// A copy of the refresh cookie kept from before the logout is refused
 	// too, and the answer clears it.
-	b.putCookie("refresh_token", kept)
-	r = b.call("POST", "/auth/refresh/", "", nil)
-	want(t, "refresh with a copy kept from before the logout", r, http.StatusBadRequest, "invalid_refresh_token")
-	wantCookies(t, b, "after the refused refresh")
+	b.PutCookie("refresh_token", kept)
+	b.Refresh().Want(t, "refresh with a copy kept from before the logout", http.StatusBadRequest, "invalid_refresh_token")
+	b.WantCookies("after the refused refresh")
 
 	// Both access tokens of the session are refused by authd's own
 	// Bearer endpoints.
 	for _, tok := range []string{access, refreshed} {
-		r = b.call("GET", "/auth/me/", tok, nil)
-		want(t, "me after logout", r, http.StatusUnauthorized, "invalid_token")
+		b.Me(tok).Want(t, "me after logout", http.StatusUnauthorized, "invalid_token")
 	}
 
-	access = b.mustLogin("ada", password)
-	wantCookies(t, b, "after logging in again", "refresh_token")
-	r = b.call("POST", "/auth/refresh/", "", nil)
-	want(t, "refresh after logging in again", r, http.StatusOK, "")
-	if b.mustMe(r.str("access_token")).body["id"] != id || b.mustMe(access).body["id"] != id {
+	access = b.MustLogin("ada", password).AccessToken
+	b.WantCookies("after logging in again", "refresh_token")
+	r = b.Refresh()
+	r.Want(t, "refresh after logging in again", http.StatusOK, "")
+	if b.MustMe(r.AccessToken).ID != id || b.MustMe(access).ID != id {
 		t.Error("logging in again gave another user")
 	}
 }
@@ -83,43 +81,40 @@ func TestPasswordJourney(t *testing.T) {
 func TestIntraJourney(t *testing.T) {
 	t.Parallel()
 	a := mustAuthd(t, "authd", "", journeySettings()...)
-	b := browserOf(t, a)
+	b := clientOf(t, a)
 
-	authorize := b.mustIntraURL()
-	if !strings.HasPrefix(authorize, provider.base+"/oauth/authorize?") {
+	authorize := b.MustIntraURL()
+	if !strings.HasPrefix(authorize, provider.URL+"/oauth/authorize?") {
 		t.Fatalf("url = %q, want the provider's authorize URL", authorize)
 	}
-	wantCookies(t, b, "after url", "state_token")
+	b.WantCookies("after url", "state_token")
 
-	back := b.mustConsent(authorize, "jdoe", "Authorize")
-	r := b.callback(back)
-	want(t, "callback", r, http.StatusOK, "")
-	wantCookies(t, b, "after the callback", "api_token")
+	back := b.MustConsent(authorize, "jdoe", "Authorize")
+	b.Callback(back).Want(t, "callback", http.StatusOK, "")
+	b.WantCookies("after the callback", "api_token")
 
-	r = b.call("POST", "/oauth2/intra/login/", "", nil)
-	want(t, "intra login", r, http.StatusOK, "")
-	access := r.str("access_token")
-	wantCookies(t, b, "after intra login", "refresh_token")
+	r := b.IntraLogin()
+	r.Want(t, "intra login", http.StatusOK, "")
+	access := r.AccessToken
+	b.WantCookies("after intra login", "refresh_token")
 
-	me := b.mustMe(access)
-	if me.str("username") != "jdoe" || me.str("intra_login") != "jdoe" || me.str("email") != "jdoe@student.42.fr" {
-		t.Errorf("me = %s, want the user created from jdoe", me.text)
+	me := b.MustMe(access)
+	if me.Username != "jdoe" || me.Intra() != "jdoe" || me.Email != "jdoe@student.42.fr" {
+		t.Errorf("me = %s, want the user created from jdoe", me.Body)
 	}
-	id := me.body["id"]
+	id := me.ID
 
-	r = b.call("POST", "/auth/refresh/", "", nil)
-	want(t, "refresh", r, http.StatusOK, "")
-	r = b.call("POST", "/auth/logout/", r.str("access_token"), nil)
-	want(t, "logout", r, http.StatusOK, "")
-	wantCookies(t, b, "after logout")
-	r = b.call("POST", "/auth/refresh/", "", nil)
-	want(t, "refresh after logout", r, http.StatusBadRequest, "invalid_refresh_token")
+	r = b.Refresh()
+	r.Want(t, "refresh", http.StatusOK, "")
+	b.Logout(r.AccessToken).Want(t, "logout", http.StatusOK, "")
+	b.WantCookies("after logout")
+	b.Refresh().Want(t, "refresh after logout", http.StatusBadRequest, "invalid_refresh_token")
 
 	// Again, in a new browser: the same user, no second one created.
-	b = browserOf(t, a)
-	b.mustIntraIdentity("jdoe")
-	if me := b.mustMe(b.mustIntraLogin()); me.body["id"] != id || me.str("username") != "jdoe" {
-		t.Errorf("second Log in with 42: me = %s, want user %v", me.text, id)
+	b = clientOf(t, a)
+	b.MustIntraIdentity("jdoe")
+	if me := b.MustMe(b.MustIntraLogin().AccessToken); me.ID != id || me.Username != "jdoe" {
+		t.Errorf("second Log in with 42: me = %s, want user %v", me.Body, id)
 	}
 }
 
@@ -130,38 +125,34 @@ func TestIntraJourney(t *testing.T) {
 func TestLinkJourney(t *testing.T) {
 	t.Parallel()
 	a := mustAuthd(t, "authd", "", journeySettings()...)
-	b := browserOf(t, a)
-	b.mustRegister("grace", password)
-	access := b.mustLogin("grace", password)
-	id := b.mustMe(access).body["id"]
+	b := clientOf(t, a)
+	b.MustRegister("grace", password)
+	access := b.MustLogin("grace", password).AccessToken
+	id := b.MustMe(access).ID
 
-	authorize := b.mustIntraURL()
-	r := b.callback(b.mustConsent(authorize, "tnguyen", "Authorize"))
-	want(t, "callback", r, http.StatusOK, "")
-	wantCookies(t, b, "back from 42, logged in", "api_token", "refresh_token")
+	authorize := b.MustIntraURL()
+	b.Callback(b.MustConsent(authorize, "tnguyen", "Authorize")).Want(t, "callback", http.StatusOK, "")
+	b.WantCookies("back from 42, logged in", "api_token", "refresh_token")
 
-	r = b.call("POST", "/oauth2/intra/link/", access, nil)
-	want(t, "link", r, http.StatusOK, "")
-	wantCookies(t, b, "after link", "refresh_token")
-	if me := b.mustMe(access); me.str("intra_login") != "tnguyen" || me.str("username") != "grace" {
-		t.Errorf("me after link = %s", me.text)
+	b.IntraLink(access).Want(t, "link", http.StatusOK, "")
+	b.WantCookies("after link", "refresh_token")
+	if me := b.MustMe(access); me.Intra() != "tnguyen" || me.Username != "grace" {
+		t.Errorf("me after link = %s", me.Body)
 	}
 
-	b.mustIntraIdentity("tnguyen")
-	r = b.call("POST", "/oauth2/intra/link/", access, nil)
-	want(t, "linking the same pair again", r, http.StatusOK, "")
+	b.MustIntraIdentity("tnguyen")
+	b.IntraLink(access).Want(t, "linking the same pair again", http.StatusOK, "")
 
-	fresh := browserOf(t, a)
-	fresh.mustIntraIdentity("tnguyen")
-	me := fresh.mustMe(fresh.mustIntraLogin())
-	if me.body["id"] != id || me.str("username") != "grace" || me.str("intra_login") != "tnguyen" {
-		t.Errorf("Log in with 42 after the link: me = %s, want grace (id %v)", me.text, id)
+	fresh := clientOf(t, a)
+	fresh.MustIntraIdentity("tnguyen")
+	me := fresh.MustMe(fresh.MustIntraLogin().AccessToken)
+	if me.ID != id || me.Username != "grace" || me.Intra() != "tnguyen" {
+		t.Errorf("Log in with 42 after the link: me = %s, want grace (id %v)", me.Body, id)
 	}
 
-	other := browserOf(t, a)
-	other.mustRegister("mallory", password)
-	otherAccess := other.mustLogin("mallory", password)
-	other.mustIntraIdentity("tnguyen")
-	r = other.call("POST", "/oauth2/intra/link/", otherAccess, nil)
-	want(t, "linking a 42 account linked to another user", r, http.StatusBadRequest, "already_linked")
+	other := clientOf(t, a)
+	other.MustRegister("mallory", password)
+	otherAccess := other.MustLogin("mallory", password).AccessToken
+	other.MustIntraIdentity("tnguyen")
+	other.IntraLink(otherAccess).Want(t, "linking a 42 account linked to another user", http.StatusBadRequest, "already_linked")
 }

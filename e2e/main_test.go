@@ -16,22 +16,24 @@
 //	CI                  when set, a missing browser fails the browser test
 //	                    instead of skipping it
 //
-// Every process is started in a process group of its own and stopped with
-// SIGTERM (then SIGKILL) when its test ends, whatever happens; if the test
-// binary itself dies, the kernel kills them (Pdeathsig). The suite fails
-// if a process group or a listening port outlives it.
+// Every process is started by internal/authdtest, with no settings but the
+// test's, in a process group of its own, and stopped with SIGTERM (then
+// SIGKILL) when its test ends, whatever happens; if the test binary itself
+// dies, the kernel kills them (Pdeathsig). The suite fails if a process
+// group or a listening port outlives it.
 package e2e
 
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"authd/internal/authdtest"
 )
 
 // Paths of the binaries under test, set by TestMain.
@@ -47,7 +49,7 @@ var repoRoot string
 
 // provider is the fake 42 provider that the tests share; tests that
 // inject faults start their own.
-var provider *fakeProvider
+var provider authdtest.Fakeintra
 
 func TestMain(m *testing.M) {
 	os.Exit(runMain(m))
@@ -65,7 +67,7 @@ func runMain(m *testing.M) (code int) {
 		return 1
 	}
 	defer func() {
-		if leftovers := stopAll(); len(leftovers) > 0 {
+		if leftovers := authdtest.StopAll(); len(leftovers) > 0 {
 			fmt.Fprintln(os.Stderr, "e2e: FAIL: left running after the tests:", strings.Join(leftovers, "; "))
 			code = 1
 		}
@@ -85,26 +87,29 @@ func runMain(m *testing.M) (code int) {
 	go func() {
 		sig := <-interrupt
 		fmt.Fprintf(os.Stderr, "e2e: %v: stopping every process; logs in %s\n", sig, outDir)
-		for _, left := range stopAll() {
+		for _, left := range authdtest.StopAll() {
 			fmt.Fprintln(os.Stderr, "e2e:", left)
 		}
 		cleanup()
 		os.Exit(1)
 	}()
-	provider, err = startProvider("fakeintra")
+	shared := providerCommand()
+	shared.LogDir = outDir
+	s, err := authdtest.Start(shared)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: start fakeintra:", err)
 		return 1
 	}
+	provider = authdtest.Fakeintra{Server: s}
 
 	code = m.Run()
 
-	if err := provider.stop(); err != nil {
+	if err := provider.Stop(); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: FAIL: fakeintra: %v\n", err)
 		code = 1
 	}
 	if code != 0 {
-		fmt.Fprintf(os.Stderr, "e2e: the last lines of %s:\n%s", provider.logPath, tail(provider.logPath, 40))
+		fmt.Fprintf(os.Stderr, "e2e: the last lines of %s:\n%s", provider.LogPath, provider.Tail(40))
 	}
 	return code
 }
@@ -146,10 +151,8 @@ func findBinaries() (cleanup func(), err error) {
 		}
 		cleanup = func() { os.RemoveAll(tmp) }
 		start := time.Now()
-		cmd := exec.Command("go", "build", "-o", tmp+string(filepath.Separator), "./cmd/authd", "./cmd/fakeintra", "./cmd/authd-demo")
-		cmd.Dir = repoRoot
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return cleanup, fmt.Errorf("go build: %v\n%s", err, out)
+		if err := authdtest.Build(tmp, "authd/cmd/authd", "authd/cmd/fakeintra", "authd/cmd/authd-demo"); err != nil {
+			return cleanup, err
 		}
 		fmt.Printf("e2e: built authd, fakeintra and authd-demo in %s\n", time.Since(start).Round(100*time.Millisecond))
 		dir = tmp

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"authd/internal/authdtest"
 )
 
 // TestIntraRefusals: the ways a Log in with 42 must fail, each in a
@@ -21,70 +23,70 @@ func TestIntraRefusals(t *testing.T) {
 	a := mustAuthd(t, "authd", "", journeySettings()...)
 
 	// failedCallback checks what every refused callback must do.
-	failedCallback := func(t *testing.T, b *browser, r reply, status int, code string) {
+	failedCallback := func(t *testing.T, r authdtest.DetailResponse, status int, code string) {
 		t.Helper()
-		want(t, "callback", r, status, code)
-		if !r.clears("state_token") || r.sets("api_token") {
-			t.Errorf("a refused callback must clear state_token and set no api_token: %q", r.header.Values("Set-Cookie"))
+		r.Want(t, "callback", status, code)
+		if !r.Clears("state_token") || r.Sets("api_token") {
+			t.Errorf("a refused callback must clear state_token and set no api_token: %q", r.Header.Values("Set-Cookie"))
 		}
 	}
 
 	t.Run("Cancel on the consent page", func(t *testing.T) {
-		b := browserOf(t, a)
-		back := b.mustConsent(b.mustIntraURL(), "jdoe", "Cancel")
+		b := clientOf(t, a)
+		back := b.MustConsent(b.MustIntraURL(), "jdoe", "Cancel")
 		if u, _ := url.Parse(back); u.Query().Get("error") != "access_denied" {
 			t.Fatalf("Cancel sends the browser to %q, want error=access_denied", back)
 		}
-		failedCallback(t, b, b.callback(back), http.StatusForbidden, "access_denied")
-		wantCookies(t, b, "after the refused callback")
+		failedCallback(t, b.Callback(back), http.StatusForbidden, "access_denied")
+		b.WantCookies("after the refused callback")
 	})
 
 	t.Run("state replayed", func(t *testing.T) {
-		b := browserOf(t, a)
-		back := b.mustAuthorize(b.mustIntraURL(), "jdoe")
-		want(t, "first callback", b.callback(back), http.StatusOK, "")
-		failedCallback(t, b, b.callback(back), http.StatusForbidden, "invalid_state")
+		b := clientOf(t, a)
+		back := b.MustAuthorize(b.MustIntraURL(), "jdoe")
+		b.Callback(back).Want(t, "first callback", http.StatusOK, "")
+		failedCallback(t, b.Callback(back), http.StatusForbidden, "invalid_state")
 	})
 
 	t.Run("state of another flow", func(t *testing.T) {
 		// Two tabs: the first flow's state_token is replaced by the second's.
-		b := browserOf(t, a)
-		first := b.mustAuthorize(b.mustIntraURL(), "jdoe")
-		second := b.mustAuthorize(b.mustIntraURL(), "jdoe")
-		failedCallback(t, b, b.callback(first), http.StatusForbidden, "invalid_state")
+		b := clientOf(t, a)
+		first := b.MustAuthorize(b.MustIntraURL(), "jdoe")
+		second := b.MustAuthorize(b.MustIntraURL(), "jdoe")
+		failedCallback(t, b.Callback(first), http.StatusForbidden, "invalid_state")
 		// The refused callback spent the second flow's state as well.
-		failedCallback(t, b, b.callback(second), http.StatusForbidden, "invalid_state")
-		wantCookies(t, b, "after both")
+		failedCallback(t, b.Callback(second), http.StatusForbidden, "invalid_state")
+		b.WantCookies("after both")
 
 		// Another browser's state and code, with this browser's cookie.
-		victim, attacker := browserOf(t, a), browserOf(t, a)
-		victim.mustIntraURL()
-		stolen := attacker.mustAuthorize(attacker.mustIntraURL(), "gfavre")
-		failedCallback(t, victim, victim.callback(stolen), http.StatusForbidden, "invalid_state")
+		victim, attacker := clientOf(t, a), clientOf(t, a)
+		victim.MustIntraURL()
+		stolen := attacker.MustAuthorize(attacker.MustIntraURL(), "gfavre")
+		failedCallback(t, victim.Callback(stolen), http.StatusForbidden, "invalid_state")
 	})
 
 	t.Run("code reused", func(t *testing.T) {
-		b := browserOf(t, a)
-		first, _ := url.Parse(b.mustAuthorize(b.mustIntraURL(), "jdoe"))
-		want(t, "first callback", b.callback(first.String()), http.StatusOK, "")
-		b.mustIntraURL()
+		b := clientOf(t, a)
+		first, _ := url.Parse(b.MustAuthorize(b.MustIntraURL(), "jdoe"))
+		b.Callback(first.String()).Want(t, "first callback", http.StatusOK, "")
+		b.MustIntraURL()
 		again := url.URL{Scheme: "http", Host: authdHost, Path: first.Path,
-			RawQuery: url.Values{"code": {first.Query().Get("code")}, "state": {b.cookie("state_token")}}.Encode()}
-		failedCallback(t, b, b.callback(again.String()), http.StatusForbidden, "invalid_grant")
+			RawQuery: url.Values{"code": {first.Query().Get("code")}, "state": {b.Cookie("state_token")}}.Encode()}
+		failedCallback(t, b.Callback(again.String()), http.StatusForbidden, "invalid_grant")
 	})
 
 	t.Run("api_token tampered with", func(t *testing.T) {
 		// An expired api_token (5 minutes) cannot be waited for here; every
 		// way of presenting a token authd did not issue as it stands is.
-		b := browserOf(t, a)
-		b.mustIntraIdentity("kvanderb")
-		genuine := b.cookie("api_token")
+		b := clientOf(t, a)
+		b.MustIntraIdentity("kvanderb")
+		genuine := b.Cookie("api_token")
 		parts := strings.Split(genuine, ".")
 		if len(parts) != 3 {
 			t.Fatalf("api_token %q is not a JWT", genuine)
 		}
-		b.mustRegister("victor", password)
-		access := b.mustLogin("victor", password)
+		b.MustRegister("victor", password)
+		access := b.MustLogin("victor", password).AccessToken
 		forged := map[string]string{
 			"signature changed":       parts[0] + "." + parts[1] + "." + flipFirst(parts[2]),
 			"claims changed":          parts[0] + "." + flipFirst(parts[1]) + "." + parts[2],
@@ -95,56 +97,56 @@ func TestIntraRefusals(t *testing.T) {
 		}
 		for name, value := range forged {
 			for _, path := range []string{"/oauth2/intra/login/", "/oauth2/intra/link/"} {
-				b.putCookie("api_token", value)
-				r := b.call("POST", path, access, nil)
-				want(t, path+" with api_token "+name, r, http.StatusBadRequest, "invalid_api_token")
-				if !r.clears("api_token") {
+				b.PutCookie("api_token", value)
+				r := b.Call("POST", path, access, nil)
+				r.Want(t, path+" with api_token "+name, http.StatusBadRequest, "invalid_api_token")
+				if !r.Clears("api_token") {
 					t.Errorf("%s with api_token %s keeps the cookie", path, name)
 				}
 			}
 		}
 		// The genuine one still works, once.
-		b.putCookie("api_token", genuine)
-		want(t, "intra login with the genuine api_token", b.call("POST", "/oauth2/intra/login/", "", nil), http.StatusOK, "")
-		want(t, "intra login again", b.call("POST", "/oauth2/intra/login/", "", nil), http.StatusBadRequest, "invalid_api_token")
+		b.PutCookie("api_token", genuine)
+		b.IntraLogin().Want(t, "intra login with the genuine api_token", http.StatusOK, "")
+		b.IntraLogin().Want(t, "intra login again", http.StatusBadRequest, "invalid_api_token")
 	})
 
 	t.Run("access token after logout", func(t *testing.T) {
-		b := browserOf(t, a)
-		b.mustRegister("olivia", password)
-		access := b.mustLogin("olivia", password)
-		want(t, "logout", b.call("POST", "/auth/logout/", access, nil), http.StatusOK, "")
-		b.mustIntraIdentity("cmuller")
+		b := clientOf(t, a)
+		b.MustRegister("olivia", password)
+		access := b.MustLogin("olivia", password).AccessToken
+		b.Logout(access).Want(t, "logout", http.StatusOK, "")
+		b.MustIntraIdentity("cmuller")
 		for _, c := range []struct{ method, path string }{
 			{"GET", "/auth/me/"},
 			{"POST", "/auth/logout/"},
 			{"POST", "/oauth2/intra/link/"},
 		} {
-			r := b.call(c.method, c.path, access, nil)
-			want(t, c.path+" with the logged-out token", r, http.StatusUnauthorized, "invalid_token")
-			if !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer") {
-				t.Errorf("%s: WWW-Authenticate %q, want Bearer", c.path, r.header.Get("WWW-Authenticate"))
+			r := b.Call(c.method, c.path, access, nil)
+			r.Want(t, c.path+" with the logged-out token", http.StatusUnauthorized, "invalid_token")
+			if !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Bearer") {
+				t.Errorf("%s: WWW-Authenticate %q, want Bearer", c.path, r.Header.Get("WWW-Authenticate"))
 			}
 		}
-		if b.cookie("api_token") == "" {
+		if b.Cookie("api_token") == "" {
 			t.Error("a refused link spent the api_token")
 		}
 	})
 
 	t.Run("refresh cookie tampered with", func(t *testing.T) {
-		b := browserOf(t, a)
-		b.mustRegister("rita", password)
-		access := b.mustLogin("rita", password)
-		genuine := b.cookie("refresh_token")
+		b := clientOf(t, a)
+		b.MustRegister("rita", password)
+		access := b.MustLogin("rita", password).AccessToken
+		genuine := b.Cookie("refresh_token")
 		parts := strings.Split(genuine, ".")
 		for name, value := range map[string]string{
 			"signature changed": parts[0] + "." + parts[1] + "." + flipFirst(parts[2]),
 			"an access token":   access,
 		} {
-			b.putCookie("refresh_token", value)
-			r := b.call("POST", "/auth/refresh/", "", nil)
-			want(t, "refresh with "+name, r, http.StatusBadRequest, "invalid_refresh_token")
-			if !r.clears("refresh_token") {
+			b.PutCookie("refresh_token", value)
+			r := b.Refresh()
+			r.Want(t, "refresh with "+name, http.StatusBadRequest, "invalid_refresh_token")
+			if !r.Clears("refresh_token") {
 				t.Errorf("a refused refresh (%s) keeps the cookie", name)
 			}
 		}
@@ -161,15 +163,15 @@ func TestProviderFailures(t *testing.T) {
 	a := mustAuthd(t, "authd", "", append(append([]string{plainHTTP}, intraSettings(p, redirectURI)...), generousThrottles()...)...)
 
 	// arrive brings a browser to the callback with a good code and state.
-	arrive := func(t *testing.T) (*browser, string) {
-		b := browserOf(t, a)
-		return b, b.mustAuthorize(b.mustIntraURL(), "jdoe")
+	arrive := func(t *testing.T) (*authdtest.Client, string) {
+		b := clientOf(t, a)
+		return b, b.MustAuthorize(b.MustIntraURL(), "jdoe")
 	}
-	providerError := func(t *testing.T, r reply) {
+	providerError := func(t *testing.T, r authdtest.DetailResponse) {
 		t.Helper()
-		want(t, "callback", r, http.StatusBadGateway, "provider_error")
-		if !r.clears("state_token") || r.sets("api_token") {
-			t.Errorf("a failed callback must clear state_token and set no api_token: %q", r.header.Values("Set-Cookie"))
+		r.Want(t, "callback", http.StatusBadGateway, "provider_error")
+		if !r.Clears("state_token") || r.Sets("api_token") {
+			t.Errorf("a failed callback must clear state_token and set no api_token: %q", r.Header.Values("Set-Cookie"))
 		}
 	}
 
@@ -182,18 +184,18 @@ func TestProviderFailures(t *testing.T) {
 	} {
 		t.Run(f.name, func(t *testing.T) {
 			b, back := arrive(t)
-			p.mustFault(t, f.fault)
-			defer p.mustClearFaults(t)
-			providerError(t, b.callback(back))
+			p.MustFault(t, f.fault)
+			defer p.MustClearFaults(t)
+			providerError(t, b.Callback(back))
 		})
 	}
 
 	t.Run("slower than the 10 s bound", func(t *testing.T) {
 		b, back := arrive(t)
-		p.mustFault(t, `{"endpoint":"token","kind":"hang","delay":"60s"}`)
-		defer p.mustClearFaults(t)
+		p.MustFault(t, `{"endpoint":"token","kind":"hang","delay":"60s"}`)
+		defer p.MustClearFaults(t)
 		began := time.Now()
-		r := b.callback(back)
+		r := b.Callback(back)
 		took := time.Since(began)
 		providerError(t, r)
 		if took < 9*time.Second || took > 20*time.Second {
@@ -203,15 +205,15 @@ func TestProviderFailures(t *testing.T) {
 
 	t.Run("back to normal", func(t *testing.T) {
 		b, back := arrive(t)
-		want(t, "callback", b.callback(back), http.StatusOK, "")
+		b.Callback(back).Want(t, "callback", http.StatusOK, "")
 	})
 
 	t.Run("down", func(t *testing.T) {
 		b, back := arrive(t)
-		if err := p.stop(); err != nil {
+		if err := p.Stop(); err != nil {
 			t.Fatal(err)
 		}
-		providerError(t, b.callback(back))
+		providerError(t, b.Callback(back))
 	})
 }
 

@@ -19,38 +19,38 @@ func TestRestart(t *testing.T) {
 	first := mustAuthd(t, "authd-1", "", journeySettings()...)
 	var current atomic.Pointer[authd]
 	current.Store(first)
-	b := newBrowser(t, func() string { return current.Load().addr })
+	b := clientTo(t, func() string { return current.Load().Addr })
 
-	b.mustRegister("reese", password)
-	access := b.mustLogin("reese", password)
-	b.mustIntraIdentity("alice") // an api_token survives too
-	id := b.mustMe(access).body["id"]
+	b.MustRegister("reese", password)
+	access := b.MustLogin("reese", password).AccessToken
+	b.MustIntraIdentity("alice") // an api_token survives too
+	id := b.MustMe(access).ID
 
 	began := time.Now()
-	if err := first.stop(); err != nil {
+	if err := first.Stop(); err != nil {
 		t.Fatalf("SIGTERM: %v", err)
 	}
 	t.Logf("authd stopped in %s after SIGTERM", time.Since(began).Round(time.Millisecond))
-	if !strings.Contains(tail(first.logPath, 5), `"msg":"stopped"`) {
-		t.Errorf("authd did not log its clean stop:\n%s", tail(first.logPath, 5))
+	if !strings.Contains(first.Tail(5), `"msg":"stopped"`) {
+		t.Errorf("authd did not log its clean stop:\n%s", first.Tail(5))
 	}
-	b.http.Transport.(*http.Transport).CloseIdleConnections()
+	b.CloseIdleConnections()
 
 	second := mustAuthd(t, "authd-2", first.db, journeySettings()...)
 	current.Store(second)
 
-	r := b.call("POST", "/auth/refresh/", "", nil)
-	want(t, "refresh after the restart", r, http.StatusOK, "")
-	if b.mustMe(r.str("access_token")).body["id"] != id {
+	r := b.Refresh()
+	r.Want(t, "refresh after the restart", http.StatusOK, "")
+	if b.MustMe(r.AccessToken).ID != id {
 		t.Error("the refreshed token is someone else's")
 	}
-	if b.mustMe(access).body["id"] != id {
+	if b.MustMe(access).ID != id {
 		t.Error("the access token from before the restart names someone else")
 	}
-	r = b.call("POST", "/oauth2/intra/login/", "", nil)
-	want(t, "intra login with the api_token from before the restart", r, http.StatusOK, "")
-	if me := b.mustMe(r.str("access_token")); me.str("username") != "alice" {
-		t.Errorf("intra login after the restart: me = %s, want the user created from alice", me.text)
+	r = b.IntraLogin()
+	r.Want(t, "intra login with the api_token from before the restart", http.StatusOK, "")
+	if me := b.MustMe(r.AccessToken); me.Username != "alice" {
+		t.Errorf("intra login after the restart: me = %s, want the user created from alice", me.Body)
 	}
-	want(t, "logout", b.call("POST", "/auth/logout/", access, nil), http.StatusOK, "")
+	b.Logout(access).Want(t, "logout", http.StatusOK, "")
 }

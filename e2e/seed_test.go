@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"authd/internal/authdtest"
 )
 
 // endpoint is one row of the seed's table (testdata/seed/endpoints.json).
@@ -52,14 +54,34 @@ type seed struct {
 }
 
 // mustSeed reads testdata/seed, refusing unknown fields so that a typo in
-// the data cannot turn a check off.
+// the data cannot turn a check off. The rows are the data's, as many as
+// it has; each must be one the tests know how to reach, and every one
+// they know must be there, so that a row lost from the data fails rather
+// than goes unchecked.
 func mustSeed(t *testing.T) seed {
 	t.Helper()
 	var s seed
 	mustReadJSON(t, "endpoints.json", &s.endpoints)
 	mustReadJSON(t, "cookies.json", &s.cookies)
-	if len(s.endpoints) != 7 {
-		t.Fatalf("endpoints.json has %d endpoints, the seed 7", len(s.endpoints))
+	rows := map[string]bool{}
+	for _, e := range s.endpoints {
+		if rows[e.Path] {
+			t.Fatalf("endpoints.json has %s twice", e.Path)
+		}
+		rows[e.Path] = true
+		if _, ok := reach[e.Path]; !ok {
+			t.Fatalf("endpoints.json: no way to reach the success of %s %s: add one to reach", e.Method, e.Path)
+		}
+	}
+	for path := range reach {
+		if !rows[path] {
+			t.Fatalf("endpoints.json has %d rows and none for %s, which the tests reach", len(s.endpoints), path)
+		}
+	}
+	for path := range failure {
+		if !rows[path] {
+			t.Fatalf("endpoints.json has %d rows and none for %s, whose failure the tests make", len(s.endpoints), path)
+		}
 	}
 	for _, e := range s.endpoints {
 		for _, c := range slices.Concat(e.CookiesSet, e.CookiesUnset) {
@@ -134,38 +156,38 @@ const seedPassword = "seed table password"
 // returns the values of the endpoint's parameters by name, with the
 // Bearer token under "bearer". It is the only knowledge of the endpoints
 // the seed table test has beyond the data.
-var reach = map[string]func(b *browser) map[string]string{
-	"/auth/login/": func(b *browser) map[string]string {
-		b.mustRegister("seed_login", seedPassword)
+var reach = map[string]func(t *testing.T, b *authdtest.Client) map[string]string{
+	"/auth/login/": func(t *testing.T, b *authdtest.Client) map[string]string {
+		b.MustRegister("seed_login", seedPassword)
 		return map[string]string{"username": "seed_login", "password": seedPassword}
 	},
-	"/auth/logout/": func(b *browser) map[string]string {
-		b.mustRegister("seed_logout", seedPassword)
-		return map[string]string{"bearer": b.mustLogin("seed_logout", seedPassword)}
+	"/auth/logout/": func(t *testing.T, b *authdtest.Client) map[string]string {
+		b.MustRegister("seed_logout", seedPassword)
+		return map[string]string{"bearer": b.MustLogin("seed_logout", seedPassword).AccessToken}
 	},
-	"/auth/refresh/": func(b *browser) map[string]string {
-		b.mustRegister("seed_refresh", seedPassword)
-		b.mustLogin("seed_refresh", seedPassword)
+	"/auth/refresh/": func(t *testing.T, b *authdtest.Client) map[string]string {
+		b.MustRegister("seed_refresh", seedPassword)
+		b.MustLogin("seed_refresh", seedPassword)
 		return nil
 	},
-	"/oauth2/intra/url/": func(b *browser) map[string]string {
+	"/oauth2/intra/url/": func(t *testing.T, b *authdtest.Client) map[string]string {
 		return nil
 	},
-	"/oauth2/intra/callback/": func(b *browser) map[string]string {
-		back, err := url.Parse(b.mustAuthorize(b.mustIntraURL(), "gfavre"))
+	"/oauth2/intra/callback/": func(t *testing.T, b *authdtest.Client) map[string]string {
+		back, err := url.Parse(b.MustAuthorize(b.MustIntraURL(), "gfavre"))
 		if err != nil {
-			b.t.Fatal(err)
+			t.Fatal(err)
 		}
 		return map[string]string{"code": back.Query().Get("code"), "state": back.Query().Get("state")}
 	},
-	"/oauth2/intra/login/": func(b *browser) map[string]string {
-		b.mustIntraIdentity("jdoe")
+	"/oauth2/intra/login/": func(t *testing.T, b *authdtest.Client) map[string]string {
+		b.MustIntraIdentity("jdoe")
 		return nil
 	},
-	"/oauth2/intra/link/": func(b *browser) map[string]string {
-		b.mustRegister("seed_link", seedPassword)
-		access := b.mustLogin("seed_link", seedPassword)
-		b.mustIntraIdentity("tnguyen")
+	"/oauth2/intra/link/": func(t *testing.T, b *authdtest.Client) map[string]string {
+		b.MustRegister("seed_link", seedPassword)
+		access := b.MustLogin("seed_link", seedPassword).AccessToken
+		b.MustIntraIdentity("tnguyen")
 		return map[string]string{"bearer": access}
 	},
 }
@@ -176,16 +198,16 @@ var reach = map[string]func(b *browser) map[string]string{
 // url endpoint fails only when Intra is not configured.
 var failure = map[string]struct {
 	why  string
-	make func(b *browser, e endpoint, params map[string]string) *http.Request
+	make func(t *testing.T, b *authdtest.Client, e endpoint, params map[string]string) *http.Request
 }{
-	"/auth/login/": {"a wrong password", func(b *browser, e endpoint, params map[string]string) *http.Request {
+	"/auth/login/": {"a wrong password", func(t *testing.T, b *authdtest.Client, e endpoint, params map[string]string) *http.Request {
 		p := maps.Clone(params)
 		p["password"] = "not the password"
-		return seedRequest(b.t, e, p)
+		return seedRequest(t, e, p)
 	}},
-	"/auth/refresh/": {"no refresh_token", func(b *browser, e endpoint, params map[string]string) *http.Request {
-		b.dropCookie("refresh_token")
-		return seedRequest(b.t, e, params)
+	"/auth/refresh/": {"no refresh_token", func(t *testing.T, b *authdtest.Client, e endpoint, params map[string]string) *http.Request {
+		b.DropCookie("refresh_token")
+		return seedRequest(t, e, params)
 	}},
 	"/oauth2/intra/callback/": {"the same callback again, its state spent", sameAgain},
 	"/oauth2/intra/login/":    {"again, api_token spent", sameAgain},
@@ -193,8 +215,8 @@ var failure = map[string]struct {
 }
 
 // sameAgain repeats the request of the success.
-func sameAgain(b *browser, e endpoint, params map[string]string) *http.Request {
-	return seedRequest(b.t, e, params)
+func sameAgain(t *testing.T, b *authdtest.Client, e endpoint, params map[string]string) *http.Request {
+	return seedRequest(t, e, params)
 }
 
 // seedRequest builds the request of a row: its method and path, its query
@@ -264,55 +286,54 @@ func TestSeedTable(t *testing.T) {
 			a := mustAuthd(t, "authd", "", settings...)
 			for _, e := range s.endpoints {
 				t.Run(e.Name, func(t *testing.T) {
-					checkRow(t, s, e, browserOf(t, a).withoutJar(), mode.secure)
+					checkRow(t, s, e, clientOf(t, a, authdtest.RawCookies()), mode.secure)
 				})
 			}
 		})
 	}
 }
 
-func checkRow(t *testing.T, s seed, e endpoint, b *browser, secure bool) {
-	prepare, ok := reach[e.Path]
-	if !ok {
-		t.Fatalf("no way to reach the success of %s %s: add one to reach", e.Method, e.Path)
-	}
-	params := prepare(b)
+func checkRow(t *testing.T, s seed, e endpoint, b *authdtest.Client, secure bool) {
+	params := reach[e.Path](t, b)
 
 	if e.Permission == "User" {
 		req := seedRequest(t, e, params)
 		req.Header.Del("Authorization")
-		r := b.send(req)
-		if r.status != http.StatusUnauthorized || !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer") {
-			t.Errorf("without a Bearer token: %d, WWW-Authenticate %q; want 401 Bearer", r.status, r.header.Get("WWW-Authenticate"))
+		r := b.Do(req)
+		if r.Status != http.StatusUnauthorized || !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Bearer") {
+			t.Errorf("without a Bearer token: %d, WWW-Authenticate %q; want 401 Bearer", r.Status, r.Header.Get("WWW-Authenticate"))
 		}
 	}
 
-	r := b.send(seedRequest(t, e, params))
-	if r.status < 200 || r.status > 299 || !slices.Contains(e.ReturnCodes, r.status) {
-		t.Fatalf("%s %s = %d %s; want a success among %v", e.Method, e.Path, r.status, r.text, e.ReturnCodes)
+	r := b.Do(seedRequest(t, e, params))
+	if r.Status < 200 || r.Status > 299 || !slices.Contains(e.ReturnCodes, r.Status) {
+		t.Fatalf("%s %s = %d %s; want a success among %v", e.Method, e.Path, r.Status, r.Body, e.ReturnCodes)
 	}
-	if r.body == nil {
-		t.Errorf("the answer is not a JSON object: %q %s", r.header.Get("Content-Type"), r.text)
+	// The return values are named by the data, so the body is read as
+	// the JSON object it must be, by name.
+	var body map[string]any
+	if !r.IsJSON() || json.Unmarshal(r.Body, &body) != nil || body == nil {
+		t.Errorf("the answer is not a JSON object: %q %s", r.Header.Get("Content-Type"), r.Body)
 	}
 	for _, key := range e.ReturnValues {
-		if v, ok := r.body[key].(string); !ok || v == "" {
-			t.Errorf("return value %q missing from %s", key, r.text)
+		if v, ok := body[key].(string); !ok || v == "" {
+			t.Errorf("return value %q missing from %s", key, r.Body)
 		}
 	}
 	if slices.Contains(e.ReturnValues, "access_token") {
-		if r.str("token_type") != "Bearer" || r.body["expires_in"] != float64(900) {
-			t.Errorf("token_type %v, expires_in %v; want Bearer, 900", r.body["token_type"], r.body["expires_in"])
+		if body["token_type"] != "Bearer" || body["expires_in"] != float64(900) {
+			t.Errorf("token_type %v, expires_in %v; want Bearer, 900", body["token_type"], body["expires_in"])
 		}
-		if cc := r.header.Get("Cache-Control"); cc != "no-store" {
+		if cc := r.Header.Get("Cache-Control"); cc != "no-store" {
 			t.Errorf("Cache-Control %q on a token answer, want no-store", cc)
 		}
 	}
 	checkSetCookies(t, s, e, r, secure)
 
 	if f, ok := failure[e.Path]; ok {
-		r := b.send(f.make(b, e, params))
-		if r.status < 400 || r.status == http.StatusInternalServerError || !slices.Contains(e.ReturnCodes, r.status) {
-			t.Errorf("with %s: %d %s; want a client error among %v", f.why, r.status, r.text, e.ReturnCodes)
+		r := b.Do(f.make(t, b, e, params))
+		if r.Status < 400 || r.Status == http.StatusInternalServerError || !slices.Contains(e.ReturnCodes, r.Status) {
+			t.Errorf("with %s: %d %s; want a client error among %v", f.why, r.Status, r.Body, e.ReturnCodes)
 		}
 	}
 }
@@ -320,10 +341,10 @@ func checkRow(t *testing.T, s seed, e endpoint, b *browser, secure bool) {
 // checkSetCookies checks the Set-Cookie lines of a success: exactly the
 // row's cookies set, with the contract's attributes, and exactly the
 // row's cookies cleared, each with an empty value, Path=/ and Max-Age=0.
-func checkSetCookies(t *testing.T, s seed, e endpoint, r reply, secure bool) {
+func checkSetCookies(t *testing.T, s seed, e endpoint, r authdtest.Response, secure bool) {
 	t.Helper()
 	var set, unset []string
-	for _, line := range r.header.Values("Set-Cookie") {
+	for _, line := range r.Header.Values("Set-Cookie") {
 		c, err := http.ParseSetCookie(line)
 		if err != nil {
 			t.Errorf("Set-Cookie %q: %v", line, err)
@@ -386,19 +407,21 @@ func TestThrottleRates(t *testing.T) {
 	s := mustSeed(t)
 	a := mustAuthd(t, "authd", "", append([]string{plainHTTP, "AUTHD_TRUSTED_PROXIES=127.0.0.1/32"},
 		intraSettings(provider, redirectURI)...)...)
-	b := browserOf(t, a)
+	b := clientOf(t, a)
 
 	// One user with many sessions, each logged in from an address of its
 	// own, so that the logins themselves stay under the login rate.
-	b.mustRegister("throttled", seedPassword)
+	b.MustRegister("throttled", seedPassword)
 	var tokens []string
 	session := func() string {
 		req := seedRequest(t, s.endpoint(t, "/auth/login/"), map[string]string{"username": "throttled", "password": seedPassword})
 		req.Header.Set("X-Forwarded-For", fmt.Sprintf("203.0.113.%d", len(tokens)+1))
-		r := b.send(req)
-		want(t, "login", r, http.StatusOK, "")
-		tokens = append(tokens, r.str("access_token"))
-		return r.str("access_token")
+		r := b.Do(req)
+		r.Want(t, "login", http.StatusOK, "")
+		var tok authdtest.TokenResponse
+		r.MustDecode(t, &tok)
+		tokens = append(tokens, tok.AccessToken)
+		return tok.AccessToken
 	}
 
 	for _, e := range s.endpoints {
@@ -415,17 +438,17 @@ func TestThrottleRates(t *testing.T) {
 				return req
 			}
 			for i := 1; i <= n; i++ {
-				r := b.send(request())
-				if r.status == http.StatusTooManyRequests {
-					t.Fatalf("request %d of %d refused: %s", i, n, r.text)
+				r := b.Do(request())
+				if r.Status == http.StatusTooManyRequests {
+					t.Fatalf("request %d of %d refused: %s", i, n, r.Body)
 				}
-				if !slices.Contains(e.ReturnCodes, r.status) {
-					t.Errorf("request %d = %d %s, not a code of the seed's %v", i, r.status, r.text, e.ReturnCodes)
+				if !slices.Contains(e.ReturnCodes, r.Status) {
+					t.Errorf("request %d = %d %s, not a code of the seed's %v", i, r.Status, r.Body, e.ReturnCodes)
 				}
 			}
-			r := b.send(request())
+			r := b.Do(request())
 			checkThrottled(t, r, period)
-			if e.Path == "/oauth2/intra/callback/" && !r.clears("state_token") {
+			if e.Path == "/oauth2/intra/callback/" && !r.Clears("state_token") {
 				t.Errorf("a throttled callback keeps state_token; every callback answer must clear it")
 			}
 		})
@@ -435,22 +458,22 @@ func TestThrottleRates(t *testing.T) {
 // checkThrottled checks the contract's 429: Retry-After in whole seconds,
 // at least 1 and at most the period, no-store, and the JSON error whose
 // detail names the same number of seconds.
-func checkThrottled(t *testing.T, r reply, period time.Duration) {
+func checkThrottled(t *testing.T, r authdtest.Response, period time.Duration) {
 	t.Helper()
-	if r.status != http.StatusTooManyRequests || r.str("error") != "throttled" {
-		t.Fatalf("over the rate: %d %s, want 429 throttled", r.status, r.text)
+	if r.Status != http.StatusTooManyRequests || r.Error.Code != "throttled" {
+		t.Fatalf("over the rate: %d %s, want 429 throttled", r.Status, r.Body)
 	}
-	secs, err := strconv.Atoi(r.header.Get("Retry-After"))
+	secs, err := strconv.Atoi(r.Header.Get("Retry-After"))
 	if err != nil || secs < 1 || time.Duration(secs)*time.Second > period {
-		t.Errorf("Retry-After %q, want whole seconds from 1 to %s", r.header.Get("Retry-After"), period)
+		t.Errorf("Retry-After %q, want whole seconds from 1 to %s", r.Header.Get("Retry-After"), period)
 	}
-	if d := fmt.Sprintf("Request was throttled. Expected available in %d seconds.", secs); r.str("detail") != d {
-		t.Errorf("detail %q, want %q", r.str("detail"), d)
+	if d := fmt.Sprintf("Request was throttled. Expected available in %d seconds.", secs); r.Error.Detail != d {
+		t.Errorf("detail %q, want %q", r.Error.Detail, d)
 	}
-	if cc := r.header.Get("Cache-Control"); cc != "no-store" {
+	if cc := r.Header.Get("Cache-Control"); cc != "no-store" {
 		t.Errorf("Cache-Control %q, want no-store", cc)
 	}
-	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Errorf("Content-Type %q, want application/json", ct)
 	}
 }

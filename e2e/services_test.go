@@ -3,10 +3,12 @@
 package e2e
 
 import (
-	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"authd/internal/authdtest"
+	"authd/internal/config"
 )
 
 // The 42 application that every authd of the suite is, registered with
@@ -37,104 +39,54 @@ var (
 // Secure.
 const plainHTTP = "AUTHD_COOKIE_SECURE=false"
 
-// scopes are the throttle scopes of the contract, as in AUTHD_THROTTLE_<SCOPE>.
-var scopes = []string{"LOGIN", "LOGOUT", "REFRESH", "REGISTER", "INTRA_URL", "INTRA_CALLBACK", "INTRA_LOGIN", "INTRA_LINK"}
-
-// generousThrottles lifts every rate far above what a journey uses, so
-// that only the test about throttling meets a 429.
+// generousThrottles lifts the rate of every throttle scope authd has far
+// above what a journey uses, so that only the test about throttling meets
+// a 429.
 func generousThrottles() []string {
 	var env []string
-	for _, s := range scopes {
-		env = append(env, "AUTHD_THROTTLE_"+s+"=10000/minute")
+	for _, s := range config.Scopes {
+		env = append(env, "AUTHD_THROTTLE_"+strings.ToUpper(s)+"=10000/minute")
 	}
 	return env
 }
 
-// fakeProvider is a running cmd/fakeintra.
-type fakeProvider struct {
-	*proc
-	base string
-}
-
-func providerSpec(name string) procSpec {
-	return procSpec{
-		name: name,
-		path: bins.fakeintra,
-		args: []string{
-			"-addr", "127.0.0.1:0",
-			"-client-id", clientID,
-			"-client-secret", clientSecret,
-			"-redirect-uri", redirectURI + "," + demoRedirectURI,
-			"-users", filepath.Join(repoRoot, "testdata", "intra", "users.json"),
-			// Tests run in parallel against one provider; its per-second
-			// limit is not what they are about.
-			"-rate-limit=false",
-		},
-		addrIn: addrLine,
-		ready:  "/_fake/faults",
-	}
-}
-
-// startProvider starts the provider the whole suite shares.
-func startProvider(name string) (*fakeProvider, error) {
-	p, err := start(providerSpec(name))
-	if err != nil {
-		return nil, err
-	}
-	return &fakeProvider{proc: p, base: "http://" + p.addr}, nil
+// providerCommand is the fake provider of the suite: the redirect URIs of
+// the Go clients and of the browser, the users of testdata/intra.
+func providerCommand() authdtest.Command {
+	return authdtest.FakeintraCommand(bins.fakeintra,
+		"-client-id", clientID,
+		"-client-secret", clientSecret,
+		"-redirect-uri", redirectURI+","+demoRedirectURI,
+		"-users", filepath.Join(repoRoot, "testdata", "intra", "users.json"),
+		// Tests run in parallel against one provider; its per-second
+		// limit is not what they are about.
+		"-rate-limit=false",
+	)
 }
 
 // mustProvider starts a provider of the test's own, for faults that must
 // not touch the other tests.
-func mustProvider(t *testing.T) *fakeProvider {
+func mustProvider(t *testing.T) authdtest.Fakeintra {
 	t.Helper()
-	p := mustStart(t, providerSpec("fakeintra"))
-	return &fakeProvider{proc: p, base: "http://" + p.addr}
-}
-
-// mustFault sets a fault through the provider's control endpoint, e.g.
-// {"endpoint":"token","kind":"status","status":503}.
-func (f *fakeProvider) mustFault(t *testing.T, fault string) {
-	t.Helper()
-	resp, err := http.Post(f.base+"/_fake/faults", "application/json", strings.NewReader(fault))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("POST /_fake/faults %s = %d", fault, resp.StatusCode)
-	}
-}
-
-// mustClearFaults clears every fault, releasing calls that hang.
-func (f *fakeProvider) mustClearFaults(t *testing.T) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodDelete, f.base+"/_fake/faults", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		t.Fatalf("DELETE /_fake/faults = %d", resp.StatusCode)
-	}
+	c := providerCommand()
+	c.LogDir = outDir
+	return authdtest.Fakeintra{Server: authdtest.MustStart(t, c)}
 }
 
 // authd is a running authd serve.
 type authd struct {
-	*proc
-	base string // http://127.0.0.1:port
-	db   string
+	*authdtest.Server
+	db string
 }
 
 // intraSettings configure Log in with 42 against provider p, with the
 // browser sent back to redirect.
-func intraSettings(p *fakeProvider, redirect string) []string {
+func intraSettings(p authdtest.Fakeintra, redirect string) []string {
 	return []string{
 		"AUTHD_INTRA_CLIENT_ID=" + clientID,
 		"AUTHD_INTRA_CLIENT_SECRET=" + clientSecret,
 		"AUTHD_INTRA_REDIRECT_URI=" + redirect,
-		"AUTHD_INTRA_BASE_URL=" + p.base,
+		"AUTHD_INTRA_BASE_URL=" + p.URL,
 	}
 }
 
@@ -151,24 +103,35 @@ func mustAuthd(t *testing.T, name, db string, settings ...string) *authd {
 	if db == "" {
 		db = filepath.Join(t.TempDir(), "authd.db")
 	}
-	env := append([]string{
-		"AUTHD_ADDR=127.0.0.1:0",
+	c := authdtest.AuthdCommand(bins.authd, append([]string{
 		"AUTHD_DB=" + db,
 		// Hashes one at a time: the suite shares two cores.
 		"AUTHD_HASH_CONCURRENCY=1",
-	}, settings...)
-	p := mustStart(t, procSpec{name: name, path: bins.authd, args: []string{"serve"}, env: env, addrIn: listeningLog, ready: "/readyz"})
-	return &authd{proc: p, base: "http://" + p.addr, db: db}
+	}, settings...)...)
+	c.Name, c.LogDir = name, outDir
+	return &authd{Server: authdtest.MustStart(t, c), db: db}
 }
 
 // mustDemo starts the demo page in front of a.
-func mustDemo(t *testing.T, a *authd) *proc {
+func mustDemo(t *testing.T, a *authd) *authdtest.Server {
 	t.Helper()
-	return mustStart(t, procSpec{
-		name:   "authd-demo",
-		path:   bins.demo,
-		args:   []string{"-addr", "127.0.0.1:0", "-authd", a.base},
-		addrIn: addrLine,
-		ready:  "/",
+	return authdtest.MustStart(t, authdtest.Command{
+		Name:   "authd-demo",
+		Path:   bins.demo,
+		Args:   []string{"-addr", "127.0.0.1:0", "-authd", a.URL},
+		Ready:  "/",
+		LogDir: outDir,
 	})
+}
+
+// clientOf returns a user agent that reaches a as http://authd.test, the
+// host of the redirect URI registered with the provider.
+func clientOf(t *testing.T, a *authd, opts ...authdtest.ClientOption) *authdtest.Client {
+	return clientTo(t, func() string { return a.Addr }, opts...)
+}
+
+// clientTo returns a user agent whose authd.test is the address target
+// returns at each new connection (it changes when authd restarts).
+func clientTo(t *testing.T, target func() string, opts ...authdtest.ClientOption) *authdtest.Client {
+	return authdtest.NewClient(t, "http://"+authdHost, append([]authdtest.ClientOption{authdtest.Resolve(authdHost, target)}, opts...)...)
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,9 +11,10 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"authd/internal/authdtest"
 )
 
 // seen is what the fake authd received from the proxy.
@@ -192,36 +192,21 @@ func TestAuthdDown(t *testing.T) {
 
 func TestRun(t *testing.T) {
 	up, got := mustUpstream(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		err := run(ctx, []string{"-addr", "127.0.0.1:0", "-authd", up.String()}, pw, io.Discard)
-		pw.CloseWithError(errors.New("run returned"))
-		done <- err
-	}()
-	line, err := bufio.NewReader(pr).ReadString('\n')
-	if err != nil {
-		t.Fatalf("no address line: %v", err)
-	}
-	go io.Copy(io.Discard, pr)
-	base := "http://" + strings.TrimSpace(line)
-	req, _ := http.NewRequest("GET", base+"/healthz", nil)
+	demo := authdtest.MustStart(t, authdtest.Command{
+		Name: "authd-demo",
+		Run: func(ctx context.Context, stdout, stderr io.Writer) error {
+			return run(ctx, []string{"-addr", "127.0.0.1:0", "-authd", up.String()}, stdout, stderr)
+		},
+	})
+	req, _ := http.NewRequest("GET", demo.URL+"/healthz", nil)
 	if resp, _ := mustDo(t, req); resp.StatusCode != 404 {
 		t.Errorf("GET /healthz through the proxy = %d, want the upstream's 404", resp.StatusCode)
 	}
 	if s := <-got; s.Path != "/healthz" {
 		t.Errorf("upstream got %s, want /healthz", s.Path)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("run after cancel = %v, want nil", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("run did not return after its context was cancelled")
+	if err := demo.Stop(); err != nil {
+		t.Errorf("run after cancel: %v", err)
 	}
 }
 

@@ -3,131 +3,32 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
-	"net/http/cookiejar"
-	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
+
+	"authd/internal/authdtest"
 )
 
-// logWatcher collects what run logs and reports the address it listens on.
-type logWatcher struct {
-	mu   sync.Mutex
-	buf  bytes.Buffer
-	addr chan string
-	sent bool
-}
-
-func newLogWatcher() *logWatcher { return &logWatcher{addr: make(chan string, 1)} }
-
-func (l *logWatcher) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf.Write(p)
-	if !l.sent {
-		for _, line := range strings.Split(l.buf.String(), "\n") {
-			var rec struct {
-				Msg  string `json:"msg"`
-				Addr string `json:"addr"`
-			}
-			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" {
-				l.addr <- rec.Addr
-				l.sent = true
-				break
-			}
-		}
-	}
-	return len(p), nil
-}
-
-func (l *logWatcher) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-// mustRun starts the whole program on 127.0.0.1:0 with env as its
-// environment and returns its base URL, its logs and a function that stops
-// it (also called when the test ends) and checks that it exited cleanly.
-func mustRun(t *testing.T, env map[string]string) (string, *logWatcher, func()) {
+// mustRun starts the whole program in-process on 127.0.0.1:0 with env as
+// its environment; the test stops it when it ends and fails if run did not
+// return nil. Its address comes from the first line of its stdout, its
+// logs are the server's Log.
+func mustRun(t *testing.T, env map[string]string) *authdtest.Server {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	logs := newLogWatcher()
-	done := make(chan error, 1)
 	getenv := func(k string) string { return env[k] }
-	go func() {
-		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0"}, getenv, strings.NewReader(""), io.Discard, logs)
-	}()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("run returned %v after cancel, want nil", err)
-				}
-			case <-time.After(30 * time.Second):
-				t.Errorf("run did not stop within 30s of cancel")
-			}
-		})
-	}
-	t.Cleanup(stop)
-	select {
-	case addr := <-logs.addr:
-		return "http://" + addr, logs, stop
-	case err := <-done:
-		t.Fatalf("run exited before listening: %v\nlogs:\n%s", err, logs)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("run did not listen within 30s\nlogs:\n%s", logs)
-	}
-	return "", nil, nil
-}
-
-type apiResult struct {
-	status int
-	body   map[string]any
-	header http.Header
-}
-
-func call(t *testing.T, c *http.Client, method, u, bearer string, body any) apiResult {
-	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, u, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, u, err)
-	}
-	defer resp.Body.Close()
-	res := apiResult{status: resp.StatusCode, header: resp.Header}
-	if err := json.NewDecoder(resp.Body).Decode(&res.body); err != nil {
-		t.Fatalf("%s %s: status %d, body not JSON: %v", method, u, resp.StatusCode, err)
-	}
-	return res
+	return authdtest.MustStart(t, authdtest.Command{
+		Name: "authd",
+		Run: func(ctx context.Context, stdout, stderr io.Writer) error {
+			return run(ctx, []string{"serve", "--addr", "127.0.0.1:0"}, getenv, strings.NewReader(""), stdout, stderr)
+		},
+	})
 }
 
 func TestRunWalksThroughASession(t *testing.T) {
@@ -136,71 +37,68 @@ func TestRunWalksThroughASession(t *testing.T) {
 		"AUTHD_DB":            filepath.Join(t.TempDir(), "authd.db"),
 		"AUTHD_COOKIE_SECURE": "false", // plain-HTTP test server: a Secure cookie would not be sent back
 	}
-	base, logs, _ := mustRun(t, env)
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &http.Client{Jar: jar, Timeout: 20 * time.Second}
+	s := mustRun(t, env)
+	c := authdtest.NewClient(t, s.URL)
 
-	if r := call(t, c, "GET", base+"/healthz", "", nil); r.status != 200 || r.body["status"] != "ok" {
-		t.Fatalf("healthz = %d %v", r.status, r.body)
+	var health struct{ Status string }
+	r := c.Call("GET", "/healthz", "", nil)
+	r.MustDecode(t, &health)
+	if r.Status != 200 || health.Status != "ok" {
+		t.Fatalf("healthz = %s", r)
 	}
-	if r := call(t, c, "GET", base+"/readyz", "", nil); r.status != 200 {
-		t.Fatalf("readyz = %d %v", r.status, r.body)
+	var ready map[string]any
+	r = c.Call("GET", "/readyz", "", nil)
+	r.MustDecode(t, &ready)
+	if r.Status != 200 {
+		t.Fatalf("readyz = %s", r)
 	}
-	creds := map[string]string{"username": "alice", "password": "correct horse battery"}
-	r := call(t, c, "POST", base+"/auth/register/", "", creds)
-	if r.status != 201 || r.body["username"] != "alice" {
-		t.Fatalf("register = %d %v", r.status, r.body)
-	}
-
-	r = call(t, c, "POST", base+"/auth/login/", "", creds)
-	if r.status != 200 || r.body["token_type"] != "Bearer" || r.body["expires_in"] != float64(900) {
-		t.Fatalf("login = %d %v", r.status, r.body)
-	}
-	access, _ := r.body["access_token"].(string)
-	u, _ := url.Parse(base)
-	if len(jar.Cookies(u)) != 1 || jar.Cookies(u)[0].Name != "refresh_token" {
-		t.Fatalf("after login the jar holds %v, want one refresh_token", jar.Cookies(u))
+	const username, password = "alice", "correct horse battery"
+	reg := c.Register(authdtest.RegisterRequest{Username: username, Password: password})
+	if reg.Status != 201 || reg.Username != "alice" {
+		t.Fatalf("register = %s", reg)
 	}
 
-	r = call(t, c, "GET", base+"/auth/me/", access, nil)
-	if r.status != 200 || r.body["username"] != "alice" {
-		t.Fatalf("me = %d %v", r.status, r.body)
+	tok := c.Login(username, password)
+	if tok.Status != 200 || tok.TokenType != "Bearer" || tok.ExpiresIn != 900 {
+		t.Fatalf("login = %s", tok)
+	}
+	access := tok.AccessToken
+	if got := c.CookieNames(); len(got) != 1 || got[0] != "refresh_token" {
+		t.Fatalf("after login the jar holds %q, want one refresh_token", got)
 	}
 
-	r = call(t, c, "POST", base+"/auth/refresh/", "", nil)
-	if r.status != 200 || r.body["access_token"] == "" {
-		t.Fatalf("refresh = %d %v", r.status, r.body)
+	if me := c.Me(access); me.Status != 200 || me.Username != "alice" {
+		t.Fatalf("me = %s", me)
 	}
-	refreshed, _ := r.body["access_token"].(string)
-	if r := call(t, c, "GET", base+"/auth/me/", refreshed, nil); r.status != 200 {
-		t.Fatalf("me with the refreshed token = %d %v", r.status, r.body)
+
+	tok = c.Refresh()
+	if tok.Status != 200 || tok.AccessToken == "" {
+		t.Fatalf("refresh = %s", tok)
+	}
+	refreshed := tok.AccessToken
+	if me := c.Me(refreshed); me.Status != 200 {
+		t.Fatalf("me with the refreshed token = %s", me)
 	}
 
 	// Keep the refresh cookie past logout, as a thief who copied it would.
-	stolen := jar.Cookies(u)
-	r = call(t, c, "POST", base+"/auth/logout/", access, nil)
-	if r.status != 200 {
-		t.Fatalf("logout = %d %v", r.status, r.body)
+	stolen := c.Cookie("refresh_token")
+	if r := c.Logout(access); r.Status != 200 {
+		t.Fatalf("logout = %s", r)
 	}
-	if n := len(jar.Cookies(u)); n != 0 {
-		t.Fatalf("after logout the jar holds %d cookies, want none", n)
+	if got := c.CookieNames(); len(got) != 0 {
+		t.Fatalf("after logout the jar holds %q, want none", got)
 	}
-	jar.SetCookies(u, stolen)
-	r = call(t, c, "POST", base+"/auth/refresh/", "", nil)
-	if r.status != 400 || r.body["error"] != "invalid_refresh_token" {
-		t.Fatalf("refresh after logout = %d %v, want 400 invalid_refresh_token", r.status, r.body)
+	c.PutCookie("refresh_token", stolen)
+	if r := c.Refresh(); r.Status != 400 || r.Error.Code != "invalid_refresh_token" {
+		t.Fatalf("refresh after logout = %s, want 400 invalid_refresh_token", r)
 	}
-	r = call(t, c, "GET", base+"/auth/me/", refreshed, nil)
-	if r.status != 401 || r.body["error"] != "invalid_token" {
-		t.Fatalf("me after logout = %d %v, want 401 invalid_token", r.status, r.body)
+	if r := c.Me(refreshed); r.Status != 401 || r.Error.Code != "invalid_token" {
+		t.Fatalf("me after logout = %s, want 401 invalid_token", r)
 	}
 
 	// Nothing secret reaches the logs.
-	out := logs.String()
-	for _, secret := range []string{creds["password"], access, refreshed, stolen[0].Value} {
+	out := s.Log()
+	for _, secret := range []string{password, access, refreshed, stolen} {
 		if strings.Contains(out, secret) {
 			t.Errorf("logs contain a secret %.12q...", secret)
 		}
@@ -210,20 +108,21 @@ func TestRunWalksThroughASession(t *testing.T) {
 func TestRunKeepsTheGeneratedKeyAcrossRestarts(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{"AUTHD_DB": filepath.Join(t.TempDir(), "authd.db"), "AUTHD_COOKIE_SECURE": "false"}
-	c := &http.Client{Timeout: 20 * time.Second}
-	creds := map[string]string{"username": "bob", "password": "a long enough password"}
+	const username, password = "bob", "a long enough password"
 
-	base, _, stop := mustRun(t, env)
-	call(t, c, "POST", base+"/auth/register/", "", creds)
-	r := call(t, c, "POST", base+"/auth/login/", "", creds)
-	access, _ := r.body["access_token"].(string)
-	if access == "" {
-		t.Fatalf("login = %d %v", r.status, r.body)
+	s := mustRun(t, env)
+	c := authdtest.NewClient(t, s.URL)
+	c.Register(authdtest.RegisterRequest{Username: username, Password: password})
+	tok := c.Login(username, password)
+	if tok.AccessToken == "" {
+		t.Fatalf("login = %s", tok)
 	}
-	stop()
-	base, _, _ = mustRun(t, env)
-	if r := call(t, c, "GET", base+"/auth/me/", access, nil); r.status != 200 {
-		t.Fatalf("after restart, me with the old access token = %d %v, want 200", r.status, r.body)
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	s = mustRun(t, env)
+	if r := authdtest.NewClient(t, s.URL).Me(tok.AccessToken); r.Status != 200 {
+		t.Fatalf("after restart, me with the old access token = %s, want 200", r)
 	}
 }
 
@@ -248,8 +147,6 @@ func TestRunRejectsBadSettings(t *testing.T) {
 	}
 }
 
-func newTestClient() *http.Client { return &http.Client{Timeout: 20 * time.Second} }
-
 func TestRunServesWhileRedisIsDown(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{
@@ -258,21 +155,50 @@ func TestRunServesWhileRedisIsDown(t *testing.T) {
 		"AUTHD_REDIS_URL":      "redis://127.0.0.1:1/0", // nothing listens on port 1
 		"AUTHD_THROTTLE_LOGIN": "2/minute",
 	}
-	base, logs, _ := mustRun(t, env)
-	c := newTestClient()
-	bad := map[string]string{"username": "nobody", "password": "not a password"}
+	s := mustRun(t, env)
+	c := authdtest.NewClient(t, s.URL)
 	var got []int
 	for i := 0; i < 3; i++ {
-		got = append(got, call(t, c, "POST", base+"/auth/login/", "", bad).status)
+		got = append(got, c.Login("nobody", "not a password").Status)
 	}
 	if got[0] != 400 || got[1] != 400 || got[2] != 429 {
 		t.Errorf("logins with Redis down = %v, want [400 400 429]: counted in-process", got)
 	}
-	r := call(t, c, "GET", base+"/readyz", "", nil)
-	if r.status != 200 || !strings.Contains(fmt.Sprint(r.body["throttle"]), "degraded") {
-		t.Errorf("readyz = %d %v, want 200 with the throttle degraded", r.status, r.body)
+	var ready map[string]any
+	r := c.Call("GET", "/readyz", "", nil)
+	r.MustDecode(t, &ready)
+	if r.Status != 200 || !strings.Contains(fmt.Sprint(ready["throttle"]), "degraded") {
+		t.Errorf("readyz = %s, want 200 with the throttle degraded", r)
 	}
-	if n := strings.Count(logs.String(), "shared throttle store unreachable"); n != 1 {
+	if n := strings.Count(s.Log(), "shared throttle store unreachable"); n != 1 {
 		t.Errorf("the degradation was logged %d times, want once", n)
+	}
+}
+
+// TestServePrintsItsAddress: serve prints the address it listens on, as
+// bound, alone on the first line of stdout, and nothing else there.
+func TestServePrintsItsAddress(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"AUTHD_DB": filepath.Join(t.TempDir(), "authd.db")}
+	var printed bytes.Buffer // read once run has returned
+	s := authdtest.MustStart(t, authdtest.Command{
+		Name: "authd",
+		Run: func(ctx context.Context, stdout, stderr io.Writer) error {
+			return run(ctx, []string{"serve", "--addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, nil, io.MultiWriter(stdout, &printed), stderr)
+		},
+	})
+	if host, port, err := net.SplitHostPort(s.Addr); err != nil || host != "127.0.0.1" || port == "0" {
+		t.Errorf("address %q, want 127.0.0.1 and the port bound", s.Addr)
+	}
+	resp, err := http.Get(s.URL + "/healthz")
+	if err != nil {
+		t.Fatalf("GET /healthz at the printed address: %v", err)
+	}
+	resp.Body.Close()
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := printed.String(); got != s.Addr+"\n" {
+		t.Errorf("serve printed %q on stdout, want %q alone", got, s.Addr+"\n")
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
@@ -13,9 +12,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"authd/fakeintra"
+	"authd/internal/authdtest"
 )
 
 // recordingProvider is a fake 42 provider that keeps the access tokens it
@@ -75,96 +74,71 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		"AUTHD_INTRA_REDIRECT_URI":  redirectURI,
 		"AUTHD_INTRA_BASE_URL":      fake.URL,
 	}
-	base, logs, stop := mustRun(t, env)
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &http.Client{Jar: jar, Timeout: 20 * time.Second}
-	baseURL, _ := url.Parse(base)
+	s := mustRun(t, env)
+	// authd is reached as the host of the redirect URI, so that the
+	// provider's redirect leads back to it.
+	c := authdtest.NewClient(t, "http://authd.test", authdtest.Resolve("authd.test", func() string { return s.Addr }))
 	secrets := []string{signingKey, clientSecret}
-	keep := func(s ...string) {
-		for _, v := range s {
+	keep := func(values ...string) {
+		for _, v := range values {
 			if v == "" {
 				t.Fatalf("an empty secret: a step of the flow failed")
 			}
 			secrets = append(secrets, v)
 		}
 	}
-	cookie := func(name string) string {
-		for _, ck := range jar.Cookies(baseURL) {
-			if ck.Name == name {
-				return ck.Value
-			}
-		}
-		return ""
-	}
-	expect := func(r apiResult, status int, what string) {
-		t.Helper()
-		if r.status != status {
-			t.Fatalf("%s = %d %v, want %d", what, r.status, r.body, status)
-		}
-	}
-	token := func(r apiResult) string { s, _ := r.body["access_token"].(string); return s }
 
 	// Passwords: registration, a wrong guess, a login.
-	alice := map[string]string{"username": "alice", "password": "alice's secret passphrase"}
-	keep(alice["password"], "a wrong guess at alice's")
-	expect(call(t, c, "POST", base+"/auth/register/", "", map[string]string{"username": "alice", "password": alice["password"], "email": "alice@example.com"}), 201, "register")
-	expect(call(t, c, "POST", base+"/auth/register/", "", map[string]string{"username": "ALICE", "password": alice["password"]}), 409, "register again")
-	expect(call(t, c, "POST", base+"/auth/login/", "", map[string]string{"username": "alice", "password": "a wrong guess at alice's"}), 400, "wrong password")
-	expect(call(t, c, "POST", base+"/auth/login/", "", map[string]string{"username": "nobody", "password": "a guess at nobody's"}), 400, "unknown user")
-	r := call(t, c, "POST", base+"/auth/login/", "", alice)
-	expect(r, 200, "login")
-	access := token(r)
-	keep(access, cookie("refresh_token"))
+	const alicePassword = "alice's secret passphrase"
+	keep(alicePassword, "a wrong guess at alice's")
+	c.Register(authdtest.RegisterRequest{Username: "alice", Password: alicePassword, Email: "alice@example.com"}).Want(t, "register", 201, "")
+	c.Register(authdtest.RegisterRequest{Username: "ALICE", Password: alicePassword}).Want(t, "register again", 409, "")
+	c.Login("alice", "a wrong guess at alice's").Want(t, "wrong password", 400, "")
+	c.Login("nobody", "a guess at nobody's").Want(t, "unknown user", 400, "")
+	r := c.Login("alice", alicePassword)
+	r.Want(t, "login", 200, "")
+	access := r.AccessToken
+	keep(access, c.Cookie("refresh_token"))
 
-	expect(call(t, c, "GET", base+"/auth/me/", access, nil), 200, "me")
-	r = call(t, c, "POST", base+"/auth/refresh/", "", nil)
-	expect(r, 200, "refresh")
-	keep(token(r))
+	c.Me(access).Want(t, "me", 200, "")
+	r = c.Refresh()
+	r.Want(t, "refresh", 200, "")
+	keep(r.AccessToken)
 
 	// Log in with 42: the state, the code, the provider's token and our
 	// api_token; then link, and log in with it.
 	intraRound := func() {
 		t.Helper()
-		r := call(t, c, "GET", base+"/oauth2/intra/url/", "", nil)
-		expect(r, 200, "intra url")
-		keep(cookie("state_token"))
-		u, _ := r.body["url"].(string)
-		noRedirect := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-		resp, err := noRedirect.Get(u + "&login=jdoe&consent=authorize")
+		authorize := c.MustIntraURL()
+		keep(c.Cookie("state_token"))
+		back := c.MustAuthorize(authorize, "jdoe")
+		loc, err := url.Parse(back)
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
-		loc, err := resp.Location()
-		if err != nil {
-			t.Fatalf("consent: %d: %v", resp.StatusCode, err)
-		}
 		keep(loc.Query().Get("code"))
-		expect(call(t, c, "GET", base+"/oauth2/intra/callback/?"+loc.RawQuery, "", nil), 200, "callback")
-		keep(cookie("api_token"))
+		c.Callback(back).Want(t, "callback", 200, "")
+		keep(c.Cookie("api_token"))
 	}
 	intraRound()
-	expect(call(t, c, "POST", base+"/oauth2/intra/link/", access, nil), 200, "intra link")
+	c.IntraLink(access).Want(t, "intra link", 200, "")
 	intraRound()
-	r = call(t, c, "POST", base+"/oauth2/intra/login/", "", nil)
-	expect(r, 200, "intra login")
-	keep(token(r), cookie("refresh_token"))
+	r = c.IntraLogin()
+	r.Want(t, "intra login", 200, "")
+	keep(r.AccessToken, c.Cookie("refresh_token"))
 
 	// Failures, whose causes are logged: a callback whose provider fails,
 	// tokens of the wrong type, a revoked session.
 	provider.fake.SetFault(fakeintra.Token, fakeintra.Fault{Kind: fakeintra.Status})
-	expect(call(t, c, "GET", base+"/oauth2/intra/url/", "", nil), 200, "intra url")
-	keep(cookie("state_token"))
-	expect(call(t, c, "GET", base+"/oauth2/intra/callback/?code=a-code-the-provider-fails-on&state="+url.QueryEscape(cookie("state_token")), "", nil), 502, "callback, provider failing")
+	c.IntraURL().Want(t, "intra url", 200, "")
+	keep(c.Cookie("state_token"))
+	c.Callback("http://authd.test/oauth2/intra/callback/?code=a-code-the-provider-fails-on&state="+url.QueryEscape(c.Cookie("state_token"))).Want(t, "callback, provider failing", 502, "")
 	keep("a-code-the-provider-fails-on")
-	expect(call(t, c, "GET", base+"/auth/me/", cookie("refresh_token"), nil), 401, "refresh token as access token")
-	expect(call(t, c, "POST", base+"/auth/logout/", access, nil), 200, "logout")
-	expect(call(t, c, "GET", base+"/auth/me/", access, nil), 401, "me after logout")
-	jar.SetCookies(baseURL, []*http.Cookie{{Name: "refresh_token", Value: access, Path: "/"}})
-	expect(call(t, c, "POST", base+"/auth/refresh/", "", nil), 400, "access token as refresh token")
+	c.Me(c.Cookie("refresh_token")).Want(t, "refresh token as access token", 401, "")
+	c.Logout(access).Want(t, "logout", 200, "")
+	c.Me(access).Want(t, "me after logout", 401, "")
+	c.PutCookie("refresh_token", access)
+	c.Refresh().Want(t, "access token as refresh token", 400, "")
 
 	// The user commands, which take a password on standard input.
 	var out, errOut bytes.Buffer
@@ -176,14 +150,16 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	if err := run(context.Background(), []string{"user", "passwd", "--password-stdin", "carol"}, getenv, strings.NewReader("carol's new passphrase\n"), &out, &errOut); err != nil {
 		t.Fatalf("user passwd: %v\n%s", err, errOut.String())
 	}
-	expect(call(t, c, "POST", base+"/auth/login/", "", map[string]string{"username": "carol", "password": "carol's new passphrase"}), 200, "carol's login")
-	keep(cookie("refresh_token"))
-	stop()
+	c.Login("carol", "carol's new passphrase").Want(t, "carol's login", 200, "")
+	keep(c.Cookie("refresh_token"))
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
 
 	provider.mu.Lock()
 	keep(provider.sent...)
 	provider.mu.Unlock()
-	all := logs.String() + out.String() + errOut.String()
+	all := s.Log() + out.String() + errOut.String()
 	if n := strings.Count(all, `"msg":"request"`); n < 20 {
 		t.Fatalf("%d requests logged, want every one:\n%s", n, all)
 	}
@@ -195,7 +171,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 			}
 		}
 	}
-	lines := strings.Count(logs.String(), "\n")
+	lines := strings.Count(s.Log(), "\n")
 	t.Logf("%d log lines checked against %d secrets", lines, len(secrets))
 }
 

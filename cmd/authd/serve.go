@@ -213,6 +213,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return fmt.Errorf("AUTHD_ADDR: %w", err)
 	}
+	// The address as bound, alone on the first line of stdout, so that
+	// whoever starts authd on port 0 learns its port (as with fakeintra).
+	fmt.Fprintln(stdout, ln.Addr().String())
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: readHeaderTimeout,

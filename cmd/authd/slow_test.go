@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"authd/internal/authdtest"
 )
 
 // TestSlowClientsAreCutOff holds a request's headers, and another's body,
@@ -20,8 +23,8 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 		t.Skip("waits for the server's read timeouts")
 	}
 	t.Parallel()
-	base, _, _ := mustRun(t, map[string]string{"AUTHD_DB": filepath.Join(t.TempDir(), "authd.db")})
-	addr := strings.TrimPrefix(base, "http://")
+	s := mustRun(t, map[string]string{"AUTHD_DB": filepath.Join(t.TempDir(), "authd.db")})
+	addr := s.Addr
 	dial := func(partial string) (net.Conn, time.Time) {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
@@ -37,9 +40,11 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 	body, bodySent := dial("POST /auth/login/ HTTP/1.1\r\nHost: authd\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"username\":")
 
 	// Others are served meanwhile.
-	c := &http.Client{Timeout: 5 * time.Second}
-	if r := call(t, c, "GET", base+"/healthz", "", nil); r.status != 200 {
-		t.Fatalf("healthz while two clients stall = %d", r.status)
+	c := authdtest.NewClient(t, s.URL)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if r := c.Do(c.NewRequest("GET", "/healthz", "", nil).WithContext(ctx)); r.Status != 200 {
+		t.Fatalf("healthz while two clients stall = %d", r.Status)
 	}
 
 	// The stalled headers: the connection is closed, with no answer, once

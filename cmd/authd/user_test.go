@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"authd/internal/authdtest"
 )
 
 // cli runs one authd command line against env and returns its output.
@@ -61,9 +63,8 @@ func TestUserCommands(t *testing.T) {
 	}
 
 	// The password set by passwd is the one the server accepts.
-	base, _, _ := mustRun(t, env)
-	c := newTestClient()
-	if r := call(t, c, "POST", base+"/auth/login/", "", map[string]string{"username": "dana", "password": "dana's new password"}); r.status != 200 {
-		t.Errorf("login with the password set by passwd = %d %v", r.status, r.body)
+	s := mustRun(t, env)
+	if r := authdtest.NewClient(t, s.URL).Login("dana", "dana's new password"); r.Status != 200 {
+		t.Errorf("login with the password set by passwd = %s", r)
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"authd/fakeintra"
+	"authd/internal/authdtest"
 )
 
 const usersPath = "../../testdata/intra/users.json"
@@ -40,42 +40,16 @@ func (s *syncBuffer) String() string {
 
 func noEnv(string) string { return "" }
 
-// mustStart runs the program on a free port and returns its base URL and
-// a function that stops it and returns run's error.
-func mustStart(t *testing.T, args []string, getenv func(string) string) (string, func() error) {
+// mustStart runs the program in-process on a free port; the test stops it
+// when it ends and fails unless run returned nil.
+func mustStart(t *testing.T, args []string, getenv func(string) string) authdtest.Fakeintra {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	stderr := &syncBuffer{}
-	done := make(chan error, 1)
-	go func() {
-		err := run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), getenv, pw, stderr)
-		pw.CloseWithError(errors.New("run returned"))
-		done <- err
-	}()
-	line, err := bufio.NewReader(pr).ReadString('\n')
-	if err != nil {
-		cancel()
-		t.Fatalf("no address line: %v; stderr: %s", err, stderr)
-	}
-	go io.Copy(io.Discard, pr)
-	stopped := false
-	stop := func() error {
-		if stopped {
-			return nil
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			return err
-		case <-time.After(15 * time.Second):
-			t.Fatal("run did not return after its context ended")
-			return nil
-		}
-	}
-	t.Cleanup(func() { stop() })
-	return "http://" + strings.TrimSpace(line), stop
+	return authdtest.Fakeintra{Server: authdtest.MustStart(t, authdtest.Command{
+		Name: "fakeintra",
+		Run: func(ctx context.Context, stdout, stderr io.Writer) error {
+			return run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), getenv, stdout, stderr)
+		},
+	})}
 }
 
 var noRedirect = &http.Client{
@@ -85,7 +59,8 @@ var noRedirect = &http.Client{
 
 func TestRunServesTheFlow(t *testing.T) {
 	t.Parallel()
-	base, stop := mustStart(t, []string{"-users", usersPath}, noEnv)
+	f := mustStart(t, []string{"-users", usersPath}, noEnv)
+	base := f.URL
 
 	q := url.Values{
 		"client_id": {fakeintra.DevClientID}, "redirect_uri": {fakeintra.DevRedirectURI},
@@ -139,14 +114,7 @@ func TestRunServesTheFlow(t *testing.T) {
 	}
 
 	// The control endpoint drives the running program.
-	resp, err = noRedirect.Post(base+"/_fake/faults", "application/json", strings.NewReader(`{"endpoint":"me","kind":"status","status":503}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("control: status %d", resp.StatusCode)
-	}
+	f.MustFault(t, `{"endpoint":"me","kind":"status","status":503}`)
 	resp, err = noRedirect.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -156,22 +124,18 @@ func TestRunServesTheFlow(t *testing.T) {
 		t.Errorf("me with a fault: status %d, want 503", resp.StatusCode)
 	}
 
-	if err := stop(); err != nil {
+	if err := f.Stop(); err != nil {
 		t.Errorf("run: %v", err)
 	}
 }
 
 func TestRunDrainsHangingCalls(t *testing.T) {
 	t.Parallel()
-	base, stop := mustStart(t, []string{"-users", usersPath, "-rate-limit=false"}, noEnv)
-	resp, err := noRedirect.Post(base+"/_fake/faults", "application/json", strings.NewReader(`{"endpoint":"token","kind":"hang","delay":"5m"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	f := mustStart(t, []string{"-users", usersPath, "-rate-limit=false"}, noEnv)
+	f.MustFault(t, `{"endpoint":"token","kind":"hang","delay":"5m"}`)
 	answered := make(chan int, 1)
 	go func() {
-		resp, err := noRedirect.PostForm(base+"/oauth/token", url.Values{"grant_type": {"client_credentials"},
+		resp, err := noRedirect.PostForm(f.URL+"/oauth/token", url.Values{"grant_type": {"client_credentials"},
 			"client_id": {fakeintra.DevClientID}, "client_secret": {fakeintra.DevClientSecret}})
 		if err != nil {
 			answered <- 0
@@ -182,7 +146,7 @@ func TestRunDrainsHangingCalls(t *testing.T) {
 	}()
 	time.Sleep(100 * time.Millisecond) // let the call start hanging
 	begin := time.Now()
-	if err := stop(); err != nil {
+	if err := f.Stop(); err != nil {
 		t.Errorf("run: %v", err)
 	}
 	if d := time.Since(begin); d > 5*time.Second {
@@ -202,7 +166,7 @@ func TestRunEnvironment(t *testing.T) {
 		"FAKEINTRA_USERS":         usersPath,
 		"FAKEINTRA_LOGIN":         "alice",
 	}
-	base, _ := mustStart(t, []string{"-redirect-uri", "http://c.example/cb", "-redirect-uri", "http://d.example/cb"}, func(k string) string { return env[k] })
+	base := mustStart(t, []string{"-redirect-uri", "http://c.example/cb", "-redirect-uri", "http://d.example/cb"}, func(k string) string { return env[k] }).URL
 	for _, tc := range []struct {
 		redirect string
 		want     int
@@ -268,9 +232,9 @@ func TestRunHelp(t *testing.T) {
 func TestRunBuiltinUsersWhenDefaultMissing(t *testing.T) {
 	t.Parallel()
 	// The test runs in cmd/fakeintra, where the default path does not exist.
-	base, stop := mustStart(t, nil, noEnv)
+	f := mustStart(t, nil, noEnv)
 	q := url.Values{"client_id": {fakeintra.DevClientID}, "redirect_uri": {fakeintra.DevRedirectURI}, "response_type": {"code"}, "login": {"gfavre"}, "consent": {"authorize"}}
-	resp, err := noRedirect.Get(base + "/oauth/authorize?" + q.Encode())
+	resp, err := noRedirect.Get(f.URL + "/oauth/authorize?" + q.Encode())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +242,7 @@ func TestRunBuiltinUsersWhenDefaultMissing(t *testing.T) {
 	if resp.StatusCode != http.StatusFound {
 		t.Errorf("built-in user: status %d", resp.StatusCode)
 	}
-	if err := stop(); err != nil {
+	if err := f.Stop(); err != nil {
 		t.Errorf("run: %v", err)
 	}
 }

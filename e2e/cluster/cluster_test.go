@@ -6,26 +6,14 @@
 package cluster
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -33,22 +21,19 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"authd/fakeintra"
+	"authd/internal/authdtest"
 	"authd/internal/testservice"
 )
+
+// lbHost is the one name every replica is reached under, as behind a load
+// balancer: cookies set by one replica go to the others.
+const lbHost = "cluster.test"
 
 const (
 	clientID    = "u-s4t2ud-cluster"
 	secret      = "s-s4t2ud-cluster-secret"
-	redirectURI = "http://cluster.test/oauth2/intra/callback/"
+	redirectURI = "http://" + lbHost + "/oauth2/intra/callback/"
 )
-
-// replica is one running authd process.
-type replica struct {
-	name string
-	base string
-	cmd  *exec.Cmd
-	logs *bytes.Buffer
-}
 
 func randomHex(n int) string {
 	b := make([]byte, n)
@@ -115,141 +100,25 @@ func mustRedis(t *testing.T) (string, string) {
 	return raw, prefix
 }
 
-// mustBuild compiles authd once into the test's temporary folder.
-func mustBuild(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "authd")
-	cmd := exec.Command("go", "build", "-o", bin, "authd/cmd/authd")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("build authd: %v", err)
-	}
-	return bin
-}
-
-// start runs one replica and waits for it to be ready.
-func start(t *testing.T, bin, name string, environ []string) *replica {
-	t.Helper()
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0")
-	cmd.Env = append(os.Environ(), environ...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	r := &replica{name: name, cmd: cmd, logs: &bytes.Buffer{}}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			cmd.Wait()
-		}
-		if t.Failed() {
-			t.Logf("logs of replica %s:\n%s", name, r.logs)
-		}
-	})
-	addr := make(chan string, 1)
-	var mu sync.Mutex
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		sent := false
-		for sc.Scan() {
-			line := sc.Bytes()
-			mu.Lock()
-			r.logs.Write(line)
-			r.logs.WriteByte('\n')
-			mu.Unlock()
-			var rec struct{ Msg, Addr string }
-			if !sent && json.Unmarshal(line, &rec) == nil && rec.Msg == "listening" {
-				addr <- rec.Addr
-				sent = true
-			}
-		}
-	}()
-	select {
-	case a := <-addr:
-		r.base = "http://" + a
-	case <-time.After(60 * time.Second):
-		t.Fatalf("replica %s did not listen within 60s:\n%s", name, r.logs)
-	}
-	return r
-}
-
-// client is one browser: a cookie jar shared across replicas (the load
-// balancer's host), identified to the throttle by its own address.
-type client struct {
-	t    *testing.T
-	http *http.Client
-	ip   string
+// newClient returns one browser: a cookie jar for the load balancer's
+// host, so shared across replicas, and an address of its own for the
+// throttle. Its calls go to a replica through Via.
+func newClient(t *testing.T) *authdtest.Client {
+	n := ipSeq.Add(1)
+	return authdtest.NewClient(t, "http://"+lbHost, authdtest.Header("X-Forwarded-For", fmt.Sprintf("198.18.%d.%d", n/250, n%250+1)))
 }
 
 var ipSeq atomic.Int64
 
-func newClient(t *testing.T) *client {
-	jar, _ := cookiejar.New(nil)
-	n := ipSeq.Add(1)
-	return &client{t: t, http: &http.Client{Jar: jar, Timeout: 30 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
-		ip: fmt.Sprintf("198.18.%d.%d", n/250, n%250+1)}
-}
-
-// lb is the one host every replica is reached under, so cookies set by
-// one are sent to the others, as behind a load balancer.
-var lb, _ = url.Parse("http://authd.cluster/")
-
-type result struct {
-	status int
-	body   map[string]any
-	header http.Header
-}
-
-func (c *client) call(r *replica, method, path, bearer string, body any) result {
-	c.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, r.base+path, rd)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
-	}
-	req.Header.Set("X-Forwarded-For", c.ip)
-	for _, ck := range c.http.Jar.Cookies(lb) {
-		req.AddCookie(ck)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s%s: %v", method, r.name, path, err)
-	}
-	defer resp.Body.Close()
-	c.http.Jar.SetCookies(lb, resp.Cookies())
-	out := result{status: resp.StatusCode, header: resp.Header}
-	json.NewDecoder(resp.Body).Decode(&out.body)
-	return out
-}
-
 func TestReplicasBehaveAsOne(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("process groups are handled for Linux only")
-	}
 	dbURL := mustDatabase(t)
 	redisURL, prefix := mustRedis(t)
 	fake := httptest.NewServer(fakeintra.New(fakeintra.Options{
 		Clients: []fakeintra.Client{{ID: clientID, Secret: secret, RedirectURIs: []string{redirectURI}}},
 	}))
 	t.Cleanup(fake.Close)
-	bin := mustBuild(t)
-	environ := []string{
+	bin := authdtest.MustBuild(t, "authd/cmd/authd")
+	settings := []string{
 		"AUTHD_DB=" + dbURL,
 		"AUTHD_REDIS_URL=" + redisURL,
 		"AUTHD_REDIS_PREFIX=" + prefix,
@@ -264,64 +133,57 @@ func TestReplicasBehaveAsOne(t *testing.T) {
 	}
 	// All three start at once on the fresh database: migrations and the
 	// generated signing key must come out the same for all.
-	replicas := make([]*replica, 3)
-	var wg sync.WaitGroup
-	for i, name := range []string{"A", "B", "C"} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			replicas[i] = start(t, bin, name, environ)
-		}()
+	var commands []authdtest.Command
+	for _, name := range []string{"A", "B", "C"} {
+		c := authdtest.AuthdCommand(bin, settings...)
+		c.Name = "replica-" + name
+		commands = append(commands, c)
 	}
-	wg.Wait()
-	if t.Failed() {
-		t.FailNow()
-	}
+	replicas := authdtest.MustStartAll(t, commands...)
 	a, b, c := replicas[0], replicas[1], replicas[2]
 
 	t.Run("session across replicas", func(t *testing.T) {
 		u := newClient(t)
-		creds := map[string]string{"username": "carol", "password": "carol's long password"}
-		if r := u.call(a, "POST", "/auth/register/", "", creds); r.status != 201 {
-			t.Fatalf("register on A = %d %v", r.status, r.body)
+		const username, password = "carol", "carol's long password"
+		if r := u.Via(a.Addr).Register(authdtest.RegisterRequest{Username: username, Password: password}); r.Status != 201 {
+			t.Fatalf("register on A = %s", r)
 		}
-		r := u.call(a, "POST", "/auth/login/", "", creds)
-		access, _ := r.body["access_token"].(string)
-		if r.status != 200 {
-			t.Fatalf("login on A = %d %v", r.status, r.body)
+		r := u.Via(a.Addr).Login(username, password)
+		access := r.AccessToken
+		if r.Status != 200 {
+			t.Fatalf("login on A = %s", r)
 		}
-		if r := u.call(b, "POST", "/auth/refresh/", "", nil); r.status != 200 {
-			t.Fatalf("refresh on B = %d %v", r.status, r.body)
+		if r := u.Via(b.Addr).Refresh(); r.Status != 200 {
+			t.Fatalf("refresh on B = %s", r)
 		}
-		if r := u.call(c, "POST", "/auth/logout/", access, nil); r.status != 200 {
-			t.Fatalf("logout on C = %d %v", r.status, r.body)
+		if r := u.Via(c.Addr).Logout(access); r.Status != 200 {
+			t.Fatalf("logout on C = %s", r)
 		}
 		// The cookie was cleared by the logout; a thief's copy is refused too.
-		if r := u.call(a, "POST", "/auth/refresh/", "", nil); r.status != 400 {
-			t.Errorf("refresh on A after logout on C = %d, want 400", r.status)
+		if r := u.Via(a.Addr).Refresh(); r.Status != 400 {
+			t.Errorf("refresh on A after logout on C = %d, want 400", r.Status)
 		}
-		if r := u.call(b, "GET", "/auth/me/", access, nil); r.status != 401 {
-			t.Errorf("me on B after logout on C = %d, want 401", r.status)
+		if r := u.Via(b.Addr).Me(access); r.Status != 401 {
+			t.Errorf("me on B after logout on C = %d, want 401", r.Status)
 		}
 	})
 
 	t.Run("one throttle across replicas", func(t *testing.T) {
 		u := newClient(t)
-		body := map[string]string{"username": "nobody", "password": "whatever-it-is"}
 		var accepted, refused atomic.Int64
 		var wg sync.WaitGroup
 		for i := 0; i < 12; i++ {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				r := u.call(replicas[i%3], "POST", "/auth/login/", "", body)
-				switch r.status {
+				r := u.Via(replicas[i%3].Addr).Login("nobody", "whatever-it-is")
+				switch r.Status {
 				case 429:
 					refused.Add(1)
 				case 400:
 					accepted.Add(1)
 				default:
-					t.Errorf("login = %d %v", r.status, r.body)
+					t.Errorf("login = %s", r)
 				}
 			}()
 		}
@@ -333,30 +195,24 @@ func TestReplicasBehaveAsOne(t *testing.T) {
 
 	t.Run("intra login across replicas", func(t *testing.T) {
 		u := newClient(t)
-		r := u.call(a, "GET", "/oauth2/intra/url/", "", nil)
-		authorize, _ := r.body["url"].(string)
-		if r.status != 200 {
-			t.Fatalf("url on A = %d %v", r.status, r.body)
+		r := u.Via(a.Addr).IntraURL()
+		if r.Status != 200 {
+			t.Fatalf("url on A = %s", r)
 		}
-		resp, err := u.http.Get(authorize + "&login=jdoe&consent=authorize")
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		back, err := url.Parse(resp.Header.Get("Location"))
+		location := u.MustAuthorize(r.URL, "jdoe")
+		back, err := url.Parse(location)
 		if err != nil || back.Query().Get("code") == "" {
-			t.Fatalf("provider redirect %q", resp.Header.Get("Location"))
+			t.Fatalf("provider redirect %q", location)
 		}
-		if r := u.call(b, "GET", "/oauth2/intra/callback/?"+back.RawQuery, "", nil); r.status != 200 {
-			t.Fatalf("callback on B = %d %v", r.status, r.body)
+		if r := u.Via(b.Addr).Callback(location); r.Status != 200 {
+			t.Fatalf("callback on B = %s", r)
 		}
-		r = u.call(c, "POST", "/oauth2/intra/login/", "", nil)
-		if r.status != 200 {
-			t.Fatalf("intra login on C = %d %v", r.status, r.body)
+		tok := u.Via(c.Addr).IntraLogin()
+		if tok.Status != 200 {
+			t.Fatalf("intra login on C = %s", tok)
 		}
-		me := u.call(a, "GET", "/auth/me/", r.body["access_token"].(string), nil)
-		if me.body["intra_login"] != "jdoe" {
-			t.Errorf("me on A = %v", me.body)
+		if me := u.Via(a.Addr).Me(tok.AccessToken); me.Intra() != "jdoe" {
+			t.Errorf("me on A = %s", me)
 		}
 	})
 
@@ -379,16 +235,13 @@ func TestReplicasBehaveAsOne(t *testing.T) {
 					name := fmt.Sprintf("load%04d", seq.Add(1))
 					u := newClient(t)
 					target := replicas[int(seq.Load())%3]
-					req, _ := http.NewRequest("POST", target.base+"/auth/register/",
-						strings.NewReader(`{"username":"`+name+`","password":"load test password"}`))
-					req.Header.Set("Content-Type", "application/json")
-					req.Header.Set("X-Forwarded-For", u.ip)
-					resp, err := u.http.Do(req)
+					r, err := u.Via(target.Addr).Send(u.NewRequest("POST", "/auth/register/", "",
+						authdtest.RegisterRequest{Username: name, Password: "load test password"}))
+					u.CloseIdleConnections()
 					if err != nil {
 						continue // the killed replica: not acknowledged
 					}
-					resp.Body.Close()
-					if resp.StatusCode == 201 {
+					if r.Status == 201 {
 						mu.Lock()
 						acknowledged = append(acknowledged, name)
 						mu.Unlock()
@@ -397,10 +250,9 @@ func TestReplicasBehaveAsOne(t *testing.T) {
 			}()
 		}
 		time.Sleep(2 * time.Second)
-		if err := syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		if err := c.Kill(); err != nil {
 			t.Fatal(err)
 		}
-		c.cmd.Wait()
 		time.Sleep(2 * time.Second)
 		close(stop)
 		wg.Wait()
@@ -416,10 +268,11 @@ func TestReplicasBehaveAsOne(t *testing.T) {
 			go func() {
 				defer func() { <-sem; wg.Done() }()
 				u := newClient(t)
-				r := u.call(replicas[i%2], "POST", "/auth/login/", "", map[string]string{"username": name, "password": "load test password"})
-				if r.status != 200 {
+				r := u.Via(replicas[i%2].Addr).Login(name, "load test password")
+				u.CloseIdleConnections()
+				if r.Status != 200 {
 					failed.Add(1)
-					t.Errorf("acknowledged user %s cannot log in: %d %v", name, r.status, r.body)
+					t.Errorf("acknowledged user %s cannot log in: %s", name, r)
 				}
 			}()
 		}

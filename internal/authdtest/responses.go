@@ -1,0 +1,140 @@
+package authdtest
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// Response is an HTTP answer, read: what every typed answer carries
+// besides its body's fields.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+	// Error is the contract's JSON error of an answer of 400 or more.
+	Error ErrorBody
+}
+
+// ErrorBody is the contract's error: {"error": "code", "detail": "..."}.
+type ErrorBody struct {
+	Code   string `json:"error"`
+	Detail string `json:"detail"`
+}
+
+// TokenResponse is the answer of login, refresh and intra login.
+type TokenResponse struct {
+	Response    `json:"-"`
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int64  `json:"expires_in"`
+}
+
+// RegisterRequest is the body of POST /auth/register/; Email is optional.
+type RegisterRequest struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+	Email    string `json:"email,omitempty"`
+}
+
+// RegisterResponse is the answer of register.
+type RegisterResponse struct {
+	Response `json:"-"`
+	ID       int64  `json:"id"`
+	Username string `json:"username"`
+}
+
+// MeResponse is the answer of GET /auth/me/.
+type MeResponse struct {
+	Response   `json:"-"`
+	ID         int64   `json:"id"`
+	Username   string  `json:"username"`
+	Email      string  `json:"email"`
+	IntraLogin *string `json:"intra_login"` // null until a 42 account is linked
+	CreatedAt  string  `json:"created_at"`
+}
+
+// Intra returns the linked 42 login, or "" when there is none.
+func (m MeResponse) Intra() string {
+	if m.IntraLogin == nil {
+		return ""
+	}
+	return *m.IntraLogin
+}
+
+// URLResponse is the answer of GET /oauth2/intra/url/.
+type URLResponse struct {
+	Response `json:"-"`
+	URL      string `json:"url"`
+}
+
+// DetailResponse is an answer that only says what happened: logout, the
+// callback, link.
+type DetailResponse struct {
+	Response `json:"-"`
+	Detail   string `json:"detail"`
+}
+
+func (r Response) String() string {
+	return strings.TrimSpace(http.StatusText(r.Status) + " " + string(r.Body))
+}
+
+// response gives a typed answer's Response to the decoder.
+func (r *Response) response() *Response { return r }
+
+// IsJSON reports whether the answer says its body is JSON.
+func (r Response) IsJSON() bool {
+	return strings.HasPrefix(r.Header.Get("Content-Type"), "application/json")
+}
+
+// MustDecode decodes the JSON body into v.
+func (r Response) MustDecode(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("%d %q: %v", r.Status, r.Body, err)
+	}
+}
+
+// Cookies returns the answer's Set-Cookie lines, parsed.
+func (r Response) Cookies() []*http.Cookie {
+	var out []*http.Cookie
+	for _, line := range r.Header.Values("Set-Cookie") {
+		if c, err := http.ParseSetCookie(line); err == nil {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Sets reports whether the answer sets cookie name to a value.
+func (r Response) Sets(name string) bool {
+	for _, c := range r.Cookies() {
+		if c.Name == name && c.Value != "" && c.MaxAge >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Clears reports whether the answer clears cookie name.
+func (r Response) Clears(name string) bool {
+	for _, c := range r.Cookies() {
+		if c.Name == name && c.Value == "" && c.MaxAge < 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Want fails the test unless the answer has the status and, when code is
+// not empty, the error code.
+func (r Response) Want(t testing.TB, what string, status int, code string) {
+	t.Helper()
+	if r.Status != status || (code != "" && r.Error.Code != code) {
+		if code == "" {
+			t.Fatalf("%s = %d %s, want %d", what, r.Status, r.Body, status)
+		}
+		t.Fatalf("%s = %d %s, want %d %s", what, r.Status, r.Body, status, code)
+	}
+}
