@@ -8,8 +8,10 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // maxBody is the largest request body read; a larger one is a 413.
@@ -37,6 +39,12 @@ func decode(w http.ResponseWriter, r *http.Request, dst any) error {
 			return &Error{codeRequestTooLarge, fmt.Sprintf("The body is over %d KiB.", maxBody>>10)}
 		}
 		return invalidRequest("The body could not be read.")
+	}
+	// encoding/json turns bytes that are not UTF-8, and escaped lone
+	// surrogates, into U+FFFD: two different passwords would hash alike.
+	// JSON text is UTF-8 (RFC 8259 section 8.1), so such a body is refused.
+	if !utf8.Valid(data) || hasLoneSurrogate(data) {
+		return invalidRequest("The body is not valid UTF-8.")
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(dst); err != nil {
@@ -84,6 +92,49 @@ func repeatedKey(data []byte) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// hasLoneSurrogate reports whether data, taken as JSON text, escapes a
+// UTF-16 surrogate (\ud800 to \udfff) that is not half of a pair: a high
+// one followed at once by an escaped low one.
+func hasLoneSurrogate(data []byte) bool {
+	inString := false
+	for i := 0; i < len(data); i++ {
+		switch c := data[i]; {
+		case c == '"':
+			inString = !inString
+		case c == '\\' && inString:
+			if i+1 < len(data) && data[i+1] != 'u' {
+				i++ // a one-character escape, \" included
+				continue
+			}
+			r, ok := escapedUnit(data[i:])
+			if !ok {
+				continue // not valid JSON; the decoder says so
+			}
+			i += 5
+			switch {
+			case r >= 0xdc00 && r <= 0xdfff:
+				return true
+			case r >= 0xd800 && r <= 0xdbff:
+				low, ok := escapedUnit(data[i+1:])
+				if !ok || low < 0xdc00 || low > 0xdfff {
+					return true
+				}
+				i += 6
+			}
+		}
+	}
+	return false
+}
+
+// escapedUnit reads a \uXXXX escape at the start of b.
+func escapedUnit(b []byte) (rune, bool) {
+	if len(b) < 6 || b[0] != '\\' || b[1] != 'u' {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(b[2:6]), 16, 16)
+	return rune(n), err == nil
 }
 
 // foldKey maps every rune of s to the least of its case-folding orbit, so
