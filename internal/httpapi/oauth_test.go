@@ -13,6 +13,7 @@ import (
 
 	"authd/fakeintra"
 	"authd/internal/config"
+	"authd/internal/throttle"
 	"authd/internal/token"
 )
 
@@ -389,5 +390,45 @@ func TestAPITokenIsRefusedWhenNotOurs(t *testing.T) {
 	// An api_token is no access or refresh token either.
 	if r := e.do(t, request{method: "GET", path: "/auth/me/", bearer: api.Value}); r.status != 401 {
 		t.Errorf("api_token as Bearer = %d", r.status)
+	}
+}
+
+// TestHeadChangesNothing: HEAD of the two GET endpoints that change
+// something is a 405 with Allow: GET that sets no cookie, counts no
+// request and spends no code; HEAD elsewhere is served.
+func TestHeadChangesNothing(t *testing.T) {
+	t.Parallel()
+	e := newIntraEnv(t, func(c *config.Config) { c.Rates[config.ScopeIntraURL] = throttle.Rate{N: 2, Period: time.Minute} })
+	state, u := e.start(t)
+	query := e.consent(t, u, "jdoe", "authorize")
+	for _, path := range []string{"/oauth2/intra/url/", "/oauth2/intra/callback/?" + query.Encode()} {
+		for range 3 {
+			r := e.do(t, request{method: "HEAD", path: path, cookies: []*http.Cookie{state}})
+			if r.status != 405 || r.header.Get("Allow") != "GET" || len(r.setRaw) != 0 {
+				t.Errorf("HEAD %s = %d, Allow %q, Set-Cookie %q; want 405, GET, none", path, r.status, r.header.Get("Allow"), r.setRaw)
+			}
+		}
+	}
+	// The code is still good, and one url request of the two is left.
+	if r := e.callback(t, query, state); r.status != 200 || r.cookies[cookieAPI] == nil {
+		t.Errorf("callback after the HEADs = %d %s, want the identity", r.status, r.raw)
+	}
+	if r := e.do(t, request{method: "GET", path: "/oauth2/intra/url/"}); r.status != 200 {
+		t.Errorf("second url request = %d %s, want 200: a HEAD was counted", r.status, r.raw)
+	}
+	if r := e.do(t, request{method: "POST", path: "/oauth2/intra/url/"}); r.status != 405 || r.header.Get("Allow") != "GET" {
+		t.Errorf("POST url = %d, Allow %q; want 405, GET", r.status, r.header.Get("Allow"))
+	}
+	for _, path := range []string{"/healthz", "/auth/me/"} {
+		if r := e.do(t, request{method: "DELETE", path: path}); r.header.Get("Allow") != "GET, HEAD" {
+			t.Errorf("DELETE %s: Allow %q, want GET, HEAD", path, r.header.Get("Allow"))
+		}
+	}
+	e.mustUser(t, "alice", "alice-password")
+	access, _ := e.mustLogin(t, "alice", "alice-password")
+	// net/http's server drops the body of a HEAD answer; the recorder here
+	// does not, so only the status is checked.
+	if r := e.do(t, request{method: "HEAD", path: "/auth/me/", bearer: access}); r.status != 200 {
+		t.Errorf("HEAD /auth/me/ = %d %s, want 200", r.status, r.raw)
 	}
 }

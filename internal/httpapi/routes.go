@@ -3,7 +3,6 @@ package httpapi
 import (
 	"errors"
 	"net/http"
-	"strings"
 
 	"authd/internal/config"
 )
@@ -12,11 +11,24 @@ import (
 // that /auth/login/anything is a 404, not the login endpoint. Each path
 // also gets a method-less pattern answering 405 with Allow, and "/" a 404,
 // so every answer is JSON.
+//
+// A GET pattern also serves HEAD, which must change nothing; the two GET
+// endpoints that do change something (a state cookie set, a throttle
+// counted, a code spent) answer HEAD with 405.
 func (s *Server) routes(mux *http.ServeMux) error {
 	var errs []error
 	route := func(method, path string, h http.Handler) {
+		allow := method
+		if method == http.MethodGet {
+			allow = "GET, HEAD"
+		}
 		mux.Handle(method+" "+path+"{$}", h)
-		mux.Handle(path+"{$}", methodNotAllowed(s, method))
+		mux.Handle(path+"{$}", s.methodNotAllowed(allow))
+	}
+	getOnly := func(path string, h http.Handler) {
+		mux.Handle("GET "+path+"{$}", h)
+		mux.Handle("HEAD "+path+"{$}", s.methodNotAllowed("GET"))
+		mux.Handle(path+"{$}", s.methodNotAllowed("GET"))
 	}
 	// throttle is s.throttle, its error kept for the end, where it makes
 	// NewServer fail.
@@ -38,25 +50,22 @@ func (s *Server) routes(mux *http.ServeMux) error {
 	}
 	route("GET", "/auth/me/", s.authenticated(s.handleMe()))
 
-	route("GET", "/oauth2/intra/url/", throttle(config.ScopeIntraURL, ip, s.handleIntraURL()))
-	route("GET", "/oauth2/intra/callback/", s.clearStateCookie(throttle(config.ScopeIntraCallback, ip, s.handleIntraCallback())))
+	getOnly("/oauth2/intra/url/", throttle(config.ScopeIntraURL, ip, s.handleIntraURL()))
+	getOnly("/oauth2/intra/callback/", s.clearStateCookie(throttle(config.ScopeIntraCallback, ip, s.handleIntraCallback())))
 	route("POST", "/oauth2/intra/login/", s.sameOrigin(throttle(config.ScopeIntraLogin, ip, s.handleIntraLogin())))
 	route("POST", "/oauth2/intra/link/", s.sameOrigin(s.authenticated(throttle(config.ScopeIntraLink, user, s.handleIntraLink()))))
 
 	mux.Handle("GET /healthz", s.handleHealth())
-	mux.Handle("/healthz", methodNotAllowed(s, "GET"))
+	mux.Handle("/healthz", s.methodNotAllowed("GET, HEAD"))
 	mux.Handle("GET /readyz", s.handleReady())
-	mux.Handle("/readyz", methodNotAllowed(s, "GET"))
+	mux.Handle("/readyz", s.methodNotAllowed("GET, HEAD"))
 
 	mux.Handle("/", s.handle(func(http.ResponseWriter, *http.Request) error { return errNotFound }))
 	return errors.Join(errs...)
 }
 
-func methodNotAllowed(s *Server, methods ...string) http.Handler {
-	allow := strings.Join(methods, ", ")
-	if allow == "GET" {
-		allow = "GET, HEAD"
-	}
+// methodNotAllowed answers 405 with Allow.
+func (s *Server) methodNotAllowed(allow string) http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Allow", allow)
 		return &Error{codeMethodNotAllowed, "Method " + r.Method + " is not allowed here; use " + allow + "."}
