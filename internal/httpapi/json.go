@@ -2,12 +2,14 @@ package httpapi
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -152,12 +154,37 @@ func foldKey(s string) string {
 	return b.String()
 }
 
-// encode writes v as JSON with status.
+// encode writes v as JSON with status. Every answer with a cookie goes
+// through it.
 func encode(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	clearingCookiesLast(h)
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(true)
 	// A failed write means the client is gone; there is no one to tell.
 	_ = enc.Encode(v)
+}
+
+// clearingCookiesLast puts the Set-Cookie lines that clear a cookie after
+// those that set one, keeping each group's order. curl before 8.0 (Debian
+// 12 ships 7.88.1) rewrites its cookie jar as it reads an answer's lines,
+// and a cleared cookie written before another is set came back.
+func clearingCookiesLast(h http.Header) {
+	lines := h["Set-Cookie"]
+	if len(lines) < 2 {
+		return
+	}
+	slices.SortStableFunc(lines, func(a, b string) int {
+		return cmp.Compare(clearsCookie(a), clearsCookie(b))
+	})
+}
+
+// clearsCookie is 1 for a Set-Cookie line that clears its cookie, else 0.
+func clearsCookie(line string) int {
+	if strings.Contains(line, "; Max-Age=0") {
+		return 1
+	}
+	return 0
 }

@@ -152,9 +152,10 @@ func TestIntraCallbackSuccess(t *testing.T) {
 		t.Fatalf("callback = %d %s", r.status, r.raw)
 	}
 	api := r.cookies[cookieAPI]
+	// A cookie is cleared after the other is set (see clearingCookiesLast).
 	want := []string{
-		"state_token=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax",
 		"api_token=" + api.Value + "; Path=/; Max-Age=300; HttpOnly; Secure; SameSite=Lax",
+		"state_token=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax",
 	}
 	if diff := cmp.Diff(want, r.setRaw); diff != "" {
 		t.Errorf("Set-Cookie (-want +got):\n%s", diff)
@@ -279,8 +280,8 @@ func TestIntraLoginProvisionsAndFindsTheUser(t *testing.T) {
 	}
 	refresh := r.cookies[cookieRefresh]
 	want := []string{
-		"api_token=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax",
 		"refresh_token=" + refresh.Value + "; Path=/; Max-Age=86400; HttpOnly; Secure; SameSite=Strict",
+		"api_token=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax",
 	}
 	if diff := cmp.Diff(want, r.setRaw); diff != "" {
 		t.Errorf("Set-Cookie (-want +got):\n%s", diff)
