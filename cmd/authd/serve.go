@@ -177,23 +177,24 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			return map[string]string{"throttle": "redis"}
 		}
 	}
+	accounts := account.New(account.Options{
+		Store:              st,
+		Tokens:             issuer,
+		Passwords:          password.NewHasher(password.Options{Concurrency: cfg.HashConcurrency}),
+		Limiter:            lockouts,
+		Lockout:            cfg.Lockout,
+		AccessTTL:          cfg.AccessTTL,
+		RefreshTTL:         cfg.RefreshTTL,
+		IntraAutoProvision: cfg.IntraAutoProvision,
+		Logger:             log,
+	})
 	deps := httpapi.Deps{
-		Config: cfg,
-		Accounts: account.New(account.Options{
-			Store:              st,
-			Tokens:             issuer,
-			Passwords:          password.NewHasher(password.Options{Concurrency: cfg.HashConcurrency}),
-			Limiter:            lockouts,
-			Lockout:            cfg.Lockout,
-			AccessTTL:          cfg.AccessTTL,
-			RefreshTTL:         cfg.RefreshTTL,
-			IntraAutoProvision: cfg.IntraAutoProvision,
-			Logger:             log,
-		}),
-		Limiter: limiter,
-		Logger:  log,
-		Ready:   map[string]func(context.Context) error{"database": st.Ping},
-		Status:  status,
+		Config:   cfg,
+		Accounts: accounts,
+		Limiter:  limiter,
+		Logger:   log,
+		Ready:    map[string]func(context.Context) error{"database": st.Ping},
+		Status:   status,
 	}
 	if cfg.IntraConfigured() {
 		deps.Intra = intra.New(intra.Config{
@@ -235,7 +236,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	defer stopSweep()
-	go sweepSessions(sweepCtx, st, log)
+	// Before the first login is answered, not an hour later.
+	imported, err := accounts.WeighImportedHashes(ctx)
+	if err != nil {
+		return fmt.Errorf("weigh imported password hashes: %w", err)
+	}
+	go housekeeping(sweepCtx, st, accounts, imported, log)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -254,11 +260,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	return nil
 }
 
-// sweepSessions deletes expired sessions now and then, so the table holds
-// only sessions that can still be used or revoked ones not yet expired.
-func sweepSessions(ctx context.Context, st store.Store, log *slog.Logger) {
+// housekeeping runs now and then every hour: it deletes expired
+// sessions, so the table holds only sessions that can still be used or
+// revoked ones not yet expired, and weighs the Django hashes left (serve
+// did it once, finding imported), so that logins cost what an imported
+// one costs while any is left.
+func housekeeping(ctx context.Context, st store.Store, accounts *account.Service, imported int, log *slog.Logger) {
 	t := time.NewTicker(sessionSweepEvery)
 	defer t.Stop()
+	if imported > 0 {
+		logImported(log, imported)
+	}
 	for {
 		n, err := st.DeleteExpiredSessions(ctx, time.Now())
 		if err != nil && ctx.Err() == nil {
@@ -271,7 +283,22 @@ func sweepSessions(ctx context.Context, st store.Store, log *slog.Logger) {
 			return
 		case <-t.C:
 		}
+		iterations, err := accounts.WeighImportedHashes(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("weighing imported password hashes failed", "cause", err.Error())
+		case err == nil && iterations != imported:
+			imported = iterations
+			logImported(log, imported)
+		}
 	}
+}
+
+// logImported says how much every login costs while imported hashes are
+// left: a pbkdf2 of n iterations, or nothing more when n is 0.
+func logImported(log *slog.Logger, n int) {
+	log.Info("imported Django password hashes weighed", "typical_iterations", n,
+		"note", "while it is not 0, every login also costs a pbkdf2 of this many iterations")
 }
 
 // redactDSN hides a password in a database URL before it is logged.

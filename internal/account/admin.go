@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"authd/internal/password"
 	"authd/internal/store"
 )
 
@@ -63,4 +64,31 @@ func (s *Service) SetDisabled(ctx context.Context, username string, disabled boo
 	}
 	s.log.InfoContext(ctx, "user disabled or enabled", "user_id", u.ID, "disabled", disabled)
 	return u, nil
+}
+
+// WeighImportedHashes finds the typical iteration count of the Django
+// pbkdf2 hashes left among the users (the most common one), and has every
+// password verification cost that much while any are left, so that a
+// login's time tells neither whether a user exists nor whether they were
+// imported (see password.Hasher.SetImportedIterations). It returns the
+// count, 0 when no imported hash is left.
+func (s *Service) WeighImportedHashes(ctx context.Context) (int, error) {
+	users, err := s.Users(ctx)
+	if err != nil {
+		return 0, err
+	}
+	counts := make(map[int]int)
+	typical := 0
+	for _, u := range users {
+		n, ok := password.DjangoIterations(u.PasswordHash)
+		if !ok {
+			continue
+		}
+		counts[n]++
+		if c, t := counts[n], counts[typical]; c > t || c == t && n > typical {
+			typical = n
+		}
+	}
+	s.hashes.SetImportedIterations(typical)
+	return typical, nil
 }

@@ -11,9 +11,11 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"unicode/utf8"
@@ -60,6 +62,10 @@ type Hasher struct {
 	// salt, that no password matches: verifying against it costs what a
 	// real verification costs.
 	dummy string
+
+	// imported is the typical iteration count of the Django hashes left
+	// among the users, or 0: see SetImportedIterations.
+	imported atomic.Int64
 
 	// waiting counts callers waiting for a slot.
 	waiting atomic.Int64
@@ -159,20 +165,61 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 // Accepted formats are $argon2id$v=19$m=<KiB>,t=<passes>,p=<lanes>$<salt>$<hash>
 // (unpadded standard base64) and Django's
 // pbkdf2_sha256$<iterations>$<salt>$<hash> (padded standard base64).
+//
+// While SetImportedIterations has given a count, every verification also
+// costs a Django hash of that many iterations, and a Django hash also
+// costs an argon2id one: see SetImportedIterations.
 func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, rehash bool, err error) {
-	if encoded == "" {
+	if encoded != "" {
+		ok, rehash, err = h.verify(ctx, password, encoded)
+		if err != nil && !errors.Is(err, ErrUnknownFormat) {
+			return false, false, err
+		}
+	}
+	readable := encoded != "" && err == nil
+	django := readable && strings.HasPrefix(encoded, djangoPrefix)
+	n := int(h.imported.Load())
+	if !readable || (django && n > 0) {
 		if _, _, err := h.verify(ctx, password, h.dummy); err != nil {
 			return false, false, err
 		}
-		return false, false, nil
 	}
-	ok, rehash, err = h.verify(ctx, password, encoded)
-	if errors.Is(err, ErrUnknownFormat) {
-		if _, _, err := h.verify(ctx, password, h.dummy); err != nil {
+	if n > 0 && !django {
+		if _, _, err := h.verify(ctx, password, dummyDjango(n)); err != nil {
 			return false, false, err
 		}
 	}
 	return ok, rehash, err
+}
+
+// SetImportedIterations tells the Hasher that the users it verifies
+// include some with Django pbkdf2_sha256 hashes, typically of n
+// iterations; 0 says there are none left. An imported hash costs a
+// pbkdf2 of its iterations (84 to 282 ms here for Django's defaults),
+// an argon2id one about 55 ms: a login's time would tell which users
+// were imported, and an unknown user from either. While n > 0, every
+// verification therefore costs both: an argon2id hash and a pbkdf2 of n
+// iterations (that of the hash itself when it is a Django one), so that
+// only an imported hash of an unusual iteration count stands apart, by
+// the difference of the counts. The price is a pbkdf2 on every login
+// until the last imported user has logged in and been re-hashed.
+func (h *Hasher) SetImportedIterations(n int) {
+	h.imported.Store(int64(max(0, min(n, h.limits.iterations))))
+}
+
+// DjangoIterations returns the iteration count of a Django pbkdf2_sha256
+// hash, and whether encoded is one.
+func DjangoIterations(encoded string) (int, bool) {
+	d, err := parseDjango(encoded, defaultLimits)
+	if !strings.HasPrefix(encoded, djangoPrefix) || err != nil {
+		return 0, false
+	}
+	return d.iterations, true
+}
+
+// dummyDjango is a Django hash of n iterations that no password matches.
+func dummyDjango(n int) string {
+	return djangoPrefix + strconv.Itoa(n) + "$authd-no-user$" + base64.StdEncoding.EncodeToString(make([]byte, 32))
 }
 
 // verify is Verify for a non-empty encoded, without the dummy work.
