@@ -145,33 +145,37 @@ func (s *Service) grant(u store.User, sid string) (Grant, error) {
 // Refresh issues a new access token for the live session named by a
 // refresh token, or returns ErrInvalidRefreshToken.
 func (s *Service) Refresh(ctx context.Context, refreshToken string) (Grant, error) {
-	c, err := s.tokens.Verify(refreshToken, token.Refresh)
-	if err != nil {
-		return Grant{}, ErrInvalidRefreshToken
-	}
-	u, err := s.liveUser(ctx, c.SessionID, c.Subject)
-	if errors.Is(err, errSessionGone) {
-		return Grant{}, ErrInvalidRefreshToken
-	}
+	p, err := s.live(ctx, refreshToken, token.Refresh, ErrInvalidRefreshToken)
 	if err != nil {
 		return Grant{}, fmt.Errorf("refresh: %w", err)
 	}
-	return s.grant(u, c.SessionID)
+	return s.grant(p.User, p.Claims.SessionID)
 }
 
 // Authenticate checks a Bearer access token: valid, its session live, its
 // user existing and enabled. Otherwise it returns ErrInvalidToken.
 func (s *Service) Authenticate(ctx context.Context, accessToken string) (Principal, error) {
-	c, err := s.tokens.Verify(accessToken, token.Access)
+	p, err := s.live(ctx, accessToken, token.Access, ErrInvalidToken)
 	if err != nil {
-		return Principal{}, ErrInvalidToken
+		return Principal{}, fmt.Errorf("authenticate: %w", err)
+	}
+	return p, nil
+}
+
+// live verifies tok, of type typ, and returns its user, who must be
+// enabled, with its claims; its session must be live. A token that is not
+// valid, or whose session or user is gone, is invalid.
+func (s *Service) live(ctx context.Context, tok string, typ token.Type, invalid error) (Principal, error) {
+	c, err := s.tokens.Verify(tok, typ)
+	if err != nil {
+		return Principal{}, invalid
 	}
 	u, err := s.liveUser(ctx, c.SessionID, c.Subject)
 	if errors.Is(err, errSessionGone) {
-		return Principal{}, ErrInvalidToken
+		return Principal{}, invalid
 	}
 	if err != nil {
-		return Principal{}, fmt.Errorf("authenticate: %w", err)
+		return Principal{}, err
 	}
 	return Principal{User: u, Claims: c}, nil
 }
