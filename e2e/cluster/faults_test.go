@@ -437,3 +437,164 @@ func TestPostgresOutage(t *testing.T) {
 		}
 	}
 }
+
+// TestRedisOutage: two replicas count their throttles in a Redis of their
+// own under a load of logins; Redis is killed (SIGKILL), the load goes on,
+// and Redis is started again, empty, on the same port. The login throttle
+// (5 a minute per client address) stays exact in each phase: with Redis, 5
+// across both replicas together; while it is away, 5 on each replica, each
+// counting on its own; once both are back on Redis, 5 together again. A
+// fresh client address per phase keeps the phases apart. /readyz stays 200
+// and says "degraded" while Redis is away and "redis" once it is back; no
+// login of the load fails, no answer is a 500, no replica exits.
+func TestRedisOutage(t *testing.T) {
+	t.Parallel()
+	rs := mustPrivateRedis(t)
+	db := mustDatabase(t)
+	const rate = 5
+	replicas := mustReplicas(t, authdBin(t), []string{"A", "B"},
+		"AUTHD_DB="+db,
+		"AUTHD_REDIS_URL="+rs.URL(),
+		"AUTHD_COOKIE_SECURE=false", // plain HTTP on loopback
+		"AUTHD_TRUSTED_PROXIES=127.0.0.1/32",
+		fmt.Sprintf("AUTHD_THROTTLE_LOGIN=%d/minute", rate),
+		"AUTHD_HASH_CONCURRENCY=1",
+	)
+	const loader = "loader"
+	newClient(t).Via(replicas[0].Addr).MustRegister(loader, loadPassword)
+
+	// throttle waits until /readyz of every replica is 200 and names a
+	// throttle that passes want, and returns how long that took.
+	throttle := func(what string, want func(string) bool) time.Duration {
+		t.Helper()
+		began := time.Now()
+		for deadline := began.Add(recoveryBound); ; {
+			all := true
+			var got []string
+			for _, r := range replicas {
+				ready := mustReadyz(t, r)
+				if ready.status != 200 {
+					t.Fatalf("/readyz of %s = %d %v, want 200: Redis is no readiness check", r.Name, ready.status, ready.body)
+				}
+				got = append(got, ready.body["throttle"])
+				all = all && want(ready.body["throttle"])
+			}
+			if all {
+				return time.Since(began)
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("/readyz of the replicas says the throttle is %q after %s, want it %s", got, recoveryBound, what)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	shared := func(s string) bool { return s == "redis" }
+	degraded := func(s string) bool { return strings.HasPrefix(s, "degraded") }
+
+	// burst sends perReplica failed logins to each replica at once, all
+	// from one new client address, and returns how many passed the
+	// throttle on each (400 invalid_credentials); the others must be 429.
+	burst := func(phase string, perReplica int) []int {
+		t.Helper()
+		u := newClient(t)
+		defer u.CloseIdleConnections()
+		passed := make([]atomic.Int64, len(replicas))
+		var wg sync.WaitGroup
+		for k, r := range replicas {
+			// A username per phase and replica: its failures stay under
+			// the lockout's threshold.
+			creds := map[string]string{"username": "nobody-" + phase + "-" + r.Name, "password": "not the password"}
+			for range perReplica {
+				wg.Go(func() {
+					a := send(u, r, k, "login ("+phase+")", "POST", "/auth/login/", creds)
+					switch {
+					case a.err == nil && a.status == 400 && a.code == "invalid_credentials":
+						passed[k].Add(1)
+					case a.err == nil && a.status == 429 && a.code == "throttled" && a.retryAfter != "":
+					default:
+						t.Errorf("%s, want 400 invalid_credentials or 429 throttled", a)
+					}
+				})
+			}
+		}
+		wg.Wait()
+		out := make([]int, len(replicas))
+		for k := range passed {
+			out[k] = int(passed[k].Load())
+		}
+		return out
+	}
+	sum := func(n []int) int {
+		s := 0
+		for _, v := range n {
+			s += v
+		}
+		return s
+	}
+
+	// The load logs the same user in from a new client address each
+	// time: the throttle never refuses it, so every login must succeed.
+	login := func() func(int) answer {
+		u := newClient(t)
+		return func(i int) answer {
+			k := i % len(replicas)
+			req := u.NewRequest("POST", "/auth/login/", "", map[string]string{"username": loader, "password": loadPassword})
+			req.Header.Set("X-Forwarded-For", clientAddress())
+			a := answer{op: "login", replica: k, sent: time.Now()}
+			resp, err := u.Via(replicas[k].Addr).Send(req)
+			a.got, a.err = time.Now(), err
+			a.status, a.code, a.retryAfter = resp.Status, resp.Error.Code, resp.Header.Get("Retry-After")
+			return a
+		}
+	}
+	l := startLoad(t, login(), login(), login())
+
+	throttle("shared in Redis", shared)
+	if got := burst("shared", rate+1); sum(got) != rate {
+		t.Errorf("with Redis, %d logins at once from one address across both replicas: %v passed the throttle, want %d in all", 2*(rate+1), got, rate)
+	}
+
+	killed := time.Now()
+	if err := rs.kill(); err != nil {
+		t.Fatal(err)
+	}
+	noticed := throttle("degraded", degraded)
+	t.Logf("Redis killed; both replicas counting on their own after %s", noticed.Round(time.Millisecond))
+	if got := burst("alone", rate+3); got[0] != rate || got[1] != rate {
+		t.Errorf("without Redis, %d logins at once from one address to each replica: %v passed the throttle, want %d on each", rate+3, got, rate)
+	}
+	time.Sleep(time.Until(killed.Add(3 * time.Second)))
+
+	restarting := time.Now()
+	if err := rs.start(); err != nil {
+		t.Fatal(err)
+	}
+	back := time.Now()
+	returned := throttle("back in Redis", shared)
+	t.Logf("Redis down for %s; both replicas counting in it again %s after it was back", restarting.Sub(killed).Round(time.Millisecond), returned.Round(time.Millisecond))
+	if got := burst("shared-again", rate+1); sum(got) != rate {
+		t.Errorf("with Redis back, %d logins at once from one address across both replicas: %v passed the throttle, want %d in all", 2*(rate+1), got, rate)
+	}
+	l.end()
+	wantRunning(t, replicas)
+
+	answers := l.snapshot()
+	failed := tally{what: "of the load's logins failed"}
+	duringOutage := 0
+	var slowest time.Duration
+	for _, a := range answers {
+		if !a.ok() {
+			failed.add(a)
+		}
+		if !a.sent.Before(killed) && a.got.Before(back) {
+			duringOutage++
+		}
+		slowest = max(slowest, a.got.Sub(a.sent))
+	}
+	failed.report(t)
+	if duringOutage == 0 {
+		t.Error("no login of the load was made while Redis was away")
+	}
+	t.Logf("%d logins of the load, %d of them while Redis was away, %d failed; the slowest took %s",
+		len(answers), duringOutage, failed.n, slowest.Round(time.Millisecond))
+}
