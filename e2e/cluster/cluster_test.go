@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -104,11 +106,30 @@ func mustRedis(t *testing.T) (string, string) {
 // host, so shared across replicas, and an address of its own for the
 // throttle. Its calls go to a replica through Via.
 func newClient(t *testing.T) *authdtest.Client {
+	return authdtest.NewClient(t, "http://"+lbHost, authdtest.Header("X-Forwarded-For", clientAddress()))
+}
+
+// clientAddress returns a client address no other client of the tests has.
+func clientAddress() string {
 	n := ipSeq.Add(1)
-	return authdtest.NewClient(t, "http://"+lbHost, authdtest.Header("X-Forwarded-For", fmt.Sprintf("198.18.%d.%d", n/250, n%250+1)))
+	return fmt.Sprintf("198.18.%d.%d", n/250, n%250+1)
 }
 
 var ipSeq atomic.Int64
+
+// authdBin returns the authd binary of $AUTHD_E2E_BIN (make e2e passes
+// bin/), or builds one for the test.
+func authdBin(t *testing.T) string {
+	t.Helper()
+	if dir := os.Getenv("AUTHD_E2E_BIN"); dir != "" {
+		bin := filepath.Join(dir, "authd")
+		if _, err := os.Stat(bin); err != nil {
+			t.Fatalf("AUTHD_E2E_BIN: %v", err)
+		}
+		return bin
+	}
+	return authdtest.MustBuild(t, "authd/cmd/authd")
+}
 
 func TestReplicasBehaveAsOne(t *testing.T) {
 	dbURL := mustDatabase(t)
@@ -117,7 +138,7 @@ func TestReplicasBehaveAsOne(t *testing.T) {
 		Clients: []fakeintra.Client{{ID: clientID, Secret: secret, RedirectURIs: []string{redirectURI}}},
 	}))
 	t.Cleanup(fake.Close)
-	bin := authdtest.MustBuild(t, "authd/cmd/authd")
+	bin := authdBin(t)
 	settings := []string{
 		"AUTHD_DB=" + dbURL,
 		"AUTHD_REDIS_URL=" + redisURL,
