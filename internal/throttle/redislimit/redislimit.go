@@ -220,6 +220,17 @@ func newClient(rawURL string) (*redis.Client, string, error) {
 	if opts.WriteTimeout == 0 {
 		opts.WriteTimeout = writeTimeout
 	}
+	// A limiter that cannot reach Redis must say so at once, so that the
+	// failover counts in-process instead of holding the request: go-redis
+	// by default dials five times and retries a command three times, about
+	// two seconds against a server that is down. One dial and one retry,
+	// unless the URL asks otherwise.
+	if opts.DialerRetries == 0 {
+		opts.DialerRetries = 1
+	}
+	if opts.MaxRetries == 0 {
+		opts.MaxRetries = 1
+	}
 	opts.ContextTimeoutEnabled = true
 	return redis.NewClient(opts), server, nil
 }
