@@ -108,8 +108,7 @@ func (h *harness) performance(ctx context.Context) (_ *perfReport, err error) {
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, authd.Stop()) }()
-	p := newPrep(authd.URL, h.audit, h.mode.timeout)
-	defer p.close()
+	p := newPrep(authd, h.audit)
 	const user = "load-perf"
 	if err := p.register(ctx, user); err != nil {
 		return nil, err
@@ -118,14 +117,11 @@ func (h *harness) performance(ctx context.Context) (_ *perfReport, err error) {
 	if err != nil {
 		return nil, err
 	}
-	bearer := http.Header{"Authorization": {"Bearer " + s.access}}
-	resp, meBody, err := p.do(ctx, http.MethodGet, authd.URL+"/auth/me/", nil, bearer)
+	meBody, err := p.me(ctx, s)
 	if err != nil {
 		return nil, err
 	}
-	if err := expect("me", resp, meBody, http.StatusOK); err != nil {
-		return nil, err
-	}
+	bearer := http.Header{"Authorization": {"Bearer " + s.access}}
 	done()
 
 	done = h.phase(fmt.Sprintf("scenario 5: peak RSS under %d concurrent logins", concurrentLogins))

@@ -72,10 +72,10 @@ const grantLogin = "alice"
 const concurrencyUser = "load-burst"
 
 // intraRedirectURI is registered with the fake provider and configured in
-// authd. The harness plays the browser: it reads the code from the
-// provider's redirect and calls authd's callback itself, so nothing needs
-// to listen there.
-const intraRedirectURI = "http://127.0.0.1/oauth2/intra/callback/"
+// authd. The preparations play the browser: they reach authd by the name
+// authdHost, and the callback attacks read the code from the provider's
+// redirect and call authd's callback themselves.
+const intraRedirectURI = "http://" + authdHost + "/oauth2/intra/callback/"
 
 // throttledAuthd is authd at the mode's rates, with the fake provider it
 // logs in with and a client to prepare with: what scenarios 1 to 3
@@ -136,7 +136,7 @@ func (h *harness) throttled() (*throttledAuthd, error) {
 	}
 	done()
 	h.progress("authd %s and fakeintra %s ready; rates: %s", authd.Addr, fake.Addr, ratesLine(h.rep.Rates))
-	h.sut = &throttledAuthd{authd: authd, fake: fake, prep: newPrep(authd.URL, h.audit, h.mode.timeout)}
+	h.sut = &throttledAuthd{authd: authd, fake: fake, prep: newPrep(authd, h.audit)}
 	return h.sut, nil
 }
 
@@ -146,7 +146,6 @@ func (h *harness) stopThrottled() error {
 	if h.sut == nil {
 		return nil
 	}
-	h.sut.prep.close()
 	err := errors.Join(h.sut.authd.Stop(), h.sut.fake.Stop())
 	h.sut = nil
 	return err
