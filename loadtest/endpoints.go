@@ -125,6 +125,13 @@ var endpoints = withDefaultRates([]endpoint{
 	},
 })
 
+// credentials is the body of a login or a registration as the attacks
+// send it.
+type credentials struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
 // withDefaultRates gives each endpoint the rate authd throttles its scope
 // at when nothing is set, read from internal/config as authd reads it.
 func withDefaultRates(eps []endpoint) []endpoint {

@@ -30,10 +30,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path"
 	"path/filepath"
 	"runtime"
 	"syscall"
 	"time"
+
+	"authd/internal/authdtest"
 )
 
 func main() {
@@ -72,11 +75,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	fs.BoolVar(&o.quick, "quick", false, "rates of N/second instead of the defaults' N/minute: a run of seconds, for CI")
 	fs.BoolVar(&o.perf, "perf", true, "in full mode, also measure throughput, latency, hashing and memory")
-	fs.StringVar(&o.authd, "authd", "", "authd `binary` to run (empty: build bin/authd)")
-	fs.StringVar(&o.fakeintra, "fakeintra", "", "fakeintra `binary` to run (empty: build bin/fakeintra)")
+	fs.StringVar(&o.authd, "authd", "", "authd `binary` to run (empty: build it)")
+	fs.StringVar(&o.fakeintra, "fakeintra", "", "fakeintra `binary` to run (empty: build it)")
 	fs.StringVar(&o.intraUsers, "intra-users", "testdata/intra/users.json", "the fake provider's users `file`")
 	fs.StringVar(&o.out, "out", filepath.Join("loadtest", "out"), "`directory` of the report and plots (a folder per mode inside)")
-	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (databases, process logs) even when the run passes")
+	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (programs built, databases, process logs) even when the run passes")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -144,7 +147,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	failed := false
 	defer func() {
 		if failed || opts.keep {
-			fmt.Fprintf(stderr, "loadtest: databases and process logs kept in %s\n", tmp)
+			fmt.Fprintf(stderr, "loadtest: programs built, databases and process logs kept in %s\n", tmp)
 			return
 		}
 		os.RemoveAll(tmp)
@@ -188,24 +191,24 @@ type harness struct {
 	sut               *throttledAuthd // started by the first scenario that needs it
 }
 
-func (h *harness) run(ctx context.Context) error {
+func (h *harness) run(ctx context.Context) (err error) {
 	list := h.scenarios()
-	if err := h.setUp(ctx); err != nil {
+	if err := h.setUp(); err != nil {
 		h.notRun(list)
 		return err
 	}
-	defer h.stopThrottled()
+	defer func() { err = errors.Join(err, h.stopThrottled()) }()
 	return h.runScenarios(ctx, list)
 }
 
 // setUp checks the endpoint table and finds or builds the programs.
-func (h *harness) setUp(ctx context.Context) error {
+func (h *harness) setUp() error {
 	if err := checkEndpoints(endpoints, h.mode); err != nil {
 		return err
 	}
 	phase := h.phase("build")
 	var err error
-	if h.authdBin, h.fakeBin, err = h.binaries(ctx); err != nil {
+	if h.authdBin, h.fakeBin, err = h.binaries(); err != nil {
 		return err
 	}
 	phase()
@@ -222,20 +225,20 @@ func (h *harness) phase(name string) func() {
 }
 
 // binaries returns the authd and fakeintra programs to run, building
-// those not given into bin/ as make build does.
-func (h *harness) binaries(ctx context.Context) (authd, fake string, err error) {
+// those not given into bin/ of the temporary folder.
+func (h *harness) binaries() (authd, fake string, err error) {
 	authd, fake = h.opts.authd, h.opts.fakeintra
+	bin := filepath.Join(h.tmp, "bin")
 	for _, b := range []struct {
 		path *string
 		pkg  string
-		out  string
-	}{{&authd, "./cmd/authd", "bin/authd"}, {&fake, "./cmd/fakeintra", "bin/fakeintra"}} {
+	}{{&authd, "authd/cmd/authd"}, {&fake, "authd/cmd/fakeintra"}} {
 		if *b.path == "" {
-			h.progress("building %s", b.out)
-			if err := goBuild(ctx, b.pkg, b.out); err != nil {
+			h.progress("building %s", b.pkg)
+			if err := authdtest.Build(bin, b.pkg); err != nil {
 				return "", "", err
 			}
-			*b.path = b.out
+			*b.path = filepath.Join(bin, path.Base(b.pkg))
 		}
 		abs, err := filepath.Abs(*b.path)
 		if err != nil {

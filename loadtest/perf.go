@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -18,6 +20,7 @@ import (
 	"github.com/tsenart/vegeta/v12/lib/plot"
 	"golang.org/x/crypto/argon2"
 
+	"authd/internal/authdtest"
 	"authd/internal/config"
 	"authd/internal/password"
 )
@@ -71,7 +74,9 @@ func (perfScenario) name() string { return "scenario 5, throughput and latency" 
 func (perfScenario) run(ctx context.Context, h *harness) (section, error) {
 	// It measures this machine: the authd of the throttle scenarios and
 	// its provider stop first.
-	h.stopThrottled()
+	if err := h.stopThrottled(); err != nil {
+		return nil, err
+	}
 	pr, err := h.performance(ctx)
 	if err != nil {
 		return nil, err
@@ -80,30 +85,30 @@ func (perfScenario) run(ctx context.Context, h *harness) (section, error) {
 }
 
 // performance runs scenario 5.
-func (h *harness) performance(ctx context.Context) (*perfReport, error) {
+func (h *harness) performance(ctx context.Context) (_ *perfReport, err error) {
 	pr := &perfReport{HashWorkers: runtime.GOMAXPROCS(0), Pool: runtime.GOMAXPROCS(0)}
 
 	done := h.phase("scenario 5: start authd with raised throttles")
-	settings := map[string]string{
-		"AUTHD_ADDR":             "127.0.0.1:0",
-		"AUTHD_DB":               filepath.Join(h.tmp, "throughput.db"),
-		"AUTHD_COOKIE_SECURE":    "false",
-		"AUTHD_HASH_CONCURRENCY": strconv.Itoa(pr.Pool),
-		"AUTHD_LOG_LEVEL":        "info", // the level of the "listening" line
+	dir := filepath.Join(h.tmp, "throughput")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return nil, err
+	}
+	settings := []string{
+		"AUTHD_DB=" + filepath.Join(dir, "authd.db"),
+		"AUTHD_COOKIE_SECURE=false",
+		"AUTHD_HASH_CONCURRENCY=" + strconv.Itoa(pr.Pool),
 	}
 	for _, scope := range config.Scopes {
-		settings["AUTHD_THROTTLE_"+strings.ToUpper(scope)] = raisedRate
+		settings = append(settings, "AUTHD_THROTTLE_"+strings.ToUpper(scope)+"="+raisedRate)
 	}
-	authd, err := startProc(ctx, "authd", h.authdBin, []string{"serve"}, childEnv(settings), filepath.Join(h.tmp, "authd-throughput.log"), false, listeningAddr)
+	ac := authdtest.AuthdCommand(h.authdBin, settings...)
+	ac.LogDir = dir
+	authd, err := authdtest.Start(ac)
 	if err != nil {
 		return nil, err
 	}
-	defer authd.stop()
-	if err := authd.waitReady(ctx); err != nil {
-		return nil, err
-	}
-	p := newPrep(authd.url(), h.audit, h.mode.timeout)
-	defer p.close()
+	defer func() { err = errors.Join(err, authd.Stop()) }()
+	p := newPrep(authd, h.audit)
 	const user = "load-perf"
 	if err := p.register(ctx, user); err != nil {
 		return nil, err
@@ -112,14 +117,11 @@ func (h *harness) performance(ctx context.Context) (*perfReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	bearer := http.Header{"Authorization": {"Bearer " + s.access}}
-	resp, meBody, err := p.do(ctx, http.MethodGet, authd.url()+"/auth/me/", nil, bearer)
+	meBody, err := p.me(ctx, s)
 	if err != nil {
 		return nil, err
 	}
-	if err := expect("me", resp, meBody, http.StatusOK); err != nil {
-		return nil, err
-	}
+	bearer := http.Header{"Authorization": {"Bearer " + s.access}}
 	done()
 
 	done = h.phase(fmt.Sprintf("scenario 5: peak RSS under %d concurrent logins", concurrentLogins))
@@ -135,7 +137,7 @@ func (h *harness) performance(ctx context.Context) (*perfReport, error) {
 		return nil, err
 	}
 	defer bare.Close()
-	login := vegeta.Target{Method: http.MethodPost, URL: authd.url() + "/auth/login/",
+	login := vegeta.Target{Method: http.MethodPost, URL: authd.URL + "/auth/login/",
 		Header: http.Header{"Content-Type": {"application/json"}}, Body: mustJSON(credentials{user, userPassword})}
 	sweeps := []struct {
 		name          string
@@ -145,8 +147,8 @@ func (h *harness) performance(ctx context.Context) (*perfReport, error) {
 		file, caption string
 	}{
 		{"bare net/http handler", vegeta.Target{Method: http.MethodGet, URL: "http://" + bare.Addr().String() + "/"}, 500, 64000, stepDuration, "perf-bare.html", "a bare handler, same body size"},
-		{"GET /auth/me/", vegeta.Target{Method: http.MethodGet, URL: authd.url() + "/auth/me/", Header: bearer}, 500, 64000, stepDuration, "perf-me.html", "GET /auth/me/"},
-		{"POST /auth/refresh/", vegeta.Target{Method: http.MethodPost, URL: authd.url() + "/auth/refresh/",
+		{"GET /auth/me/", vegeta.Target{Method: http.MethodGet, URL: authd.URL + "/auth/me/", Header: bearer}, 500, 64000, stepDuration, "perf-me.html", "GET /auth/me/"},
+		{"POST /auth/refresh/", vegeta.Target{Method: http.MethodPost, URL: authd.URL + "/auth/refresh/",
 			Header: http.Header{"Cookie": {cookieRefresh + "=" + s.refresh}}}, 250, 64000, stepDuration, "perf-refresh.html", "POST /auth/refresh/"},
 		{"POST /auth/login/", login, 2, 4000, loginStep, "perf-login.html", "POST /auth/login/"},
 	}
@@ -234,16 +236,16 @@ func (h *harness) saturate(ctx context.Context, login vegeta.Target, inFlight in
 
 // peakMemory reads authd's resident high-water mark before and after
 // concurrentLogins logins sent at once.
-func (h *harness) peakMemory(ctx context.Context, authd *proc, pr *perfReport, user string) error {
-	pid := authd.cmd.Process.Pid
+func (h *harness) peakMemory(ctx context.Context, authd *authdtest.Server, pr *perfReport, user string) error {
+	pid := authd.Pid()
 	var err error
 	if pr.RSSBase, err = peakRSS(pid); err != nil {
 		return fmt.Errorf("peak RSS of authd: %w", err)
 	}
-	target := vegeta.Target{Method: http.MethodPost, URL: authd.url() + "/auth/login/",
+	target := vegeta.Target{Method: http.MethodPost, URL: authd.URL + "/auth/login/",
 		Header: http.Header{"Content-Type": {"application/json"}}, Body: mustJSON(credentials{user, userPassword})}
 	pr.RSSStatuses = map[int]int{}
-	for _, r := range burst(ctx, "concurrent logins", target, concurrentLogins, authd.url()+"/healthz", h.mode.timeout) {
+	for _, r := range burst(ctx, "concurrent logins", target, concurrentLogins, authd.URL+"/healthz", h.mode.timeout) {
 		pr.RSSStatuses[int(r.Code)]++
 		h.audit.observe(r.Method, r.URL, int(r.Code), r.Headers)
 	}

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -16,6 +18,7 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"authd/fakeintra"
+	"authd/internal/authdtest"
 	"authd/internal/config"
 )
 
@@ -69,84 +72,83 @@ const grantLogin = "alice"
 const concurrencyUser = "load-burst"
 
 // intraRedirectURI is registered with the fake provider and configured in
-// authd. The harness plays the browser: it reads the code from the
-// provider's redirect and calls authd's callback itself, so nothing needs
-// to listen there.
-const intraRedirectURI = "http://127.0.0.1/oauth2/intra/callback/"
+// authd. The preparations play the browser: they reach authd by the name
+// authdHost, and the callback attacks read the code from the provider's
+// redirect and call authd's callback themselves.
+const intraRedirectURI = "http://" + authdHost + "/oauth2/intra/callback/"
 
 // throttledAuthd is authd at the mode's rates, with the fake provider it
 // logs in with and a client to prepare with: what scenarios 1 to 3
 // attack.
 type throttledAuthd struct {
-	authd, fake *proc
+	authd, fake *authdtest.Server
 	prep        *prep
 }
 
-func (t *throttledAuthd) url() string { return t.authd.url() }
+func (t *throttledAuthd) url() string { return t.authd.URL }
 
 // throttled returns authd at the mode's rates, starting it and the fake
-// provider the first time.
-func (h *harness) throttled(ctx context.Context) (*throttledAuthd, error) {
+// provider the first time, with their logs and authd's database in
+// throttles/ of the temporary folder.
+func (h *harness) throttled() (*throttledAuthd, error) {
 	if h.sut != nil {
 		return h.sut, nil
 	}
 	done := h.phase("start authd and fakeintra")
-	fake, err := startProc(ctx, "fakeintra", h.fakeBin, []string{
-		"-addr", "127.0.0.1:0",
+	dir := filepath.Join(h.tmp, "throttles")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return nil, err
+	}
+	fc := authdtest.FakeintraCommand(h.fakeBin,
 		"-client-id", fakeintra.DevClientID, "-client-secret", fakeintra.DevClientSecret,
 		"-redirect-uri", intraRedirectURI, "-users", h.opts.intraUsers,
 		// The fake counts per application; authd's callbacks under attack
 		// would exceed the real provider's 2 a second.
 		"-rate-limit=false",
-	}, childEnv(nil), filepath.Join(h.tmp, "fakeintra.log"), true, firstLine)
+	)
+	fc.LogDir = dir
+	fake, err := authdtest.Start(fc)
 	if err != nil {
 		return nil, err
 	}
-	settings := map[string]string{
-		"AUTHD_ADDR":                "127.0.0.1:0",
-		"AUTHD_DB":                  filepath.Join(h.tmp, "throttles.db"),
-		"AUTHD_COOKIE_SECURE":       "false",
-		"AUTHD_TRUSTED_PROXIES":     trustedProxy,
-		"AUTHD_INTRA_BASE_URL":      fake.url(),
-		"AUTHD_INTRA_CLIENT_ID":     fakeintra.DevClientID,
-		"AUTHD_INTRA_CLIENT_SECRET": fakeintra.DevClientSecret,
-		"AUTHD_INTRA_REDIRECT_URI":  intraRedirectURI,
-		"AUTHD_HASH_CONCURRENCY":    strconv.Itoa(runtime.GOMAXPROCS(0)),
-		"AUTHD_LOG_LEVEL":           "info", // the level of the "listening" line
+	settings := []string{
+		"AUTHD_DB=" + filepath.Join(dir, "authd.db"),
+		"AUTHD_COOKIE_SECURE=false",
+		"AUTHD_TRUSTED_PROXIES=" + trustedProxy,
+		"AUTHD_INTRA_BASE_URL=" + fake.URL,
+		"AUTHD_INTRA_CLIENT_ID=" + fakeintra.DevClientID,
+		"AUTHD_INTRA_CLIENT_SECRET=" + fakeintra.DevClientSecret,
+		"AUTHD_INTRA_REDIRECT_URI=" + intraRedirectURI,
+		"AUTHD_HASH_CONCURRENCY=" + strconv.Itoa(runtime.GOMAXPROCS(0)),
 	}
 	for _, ep := range endpoints {
 		rate := h.mode.rate(ep)
 		h.rep.Rates = append(h.rep.Rates, rateRow{Scope: ep.scope, Rate: rate, Default: h.mode.defaultRates})
 		if !h.mode.defaultRates {
-			settings["AUTHD_THROTTLE_"+strings.ToUpper(ep.scope)] = rate
+			settings = append(settings, "AUTHD_THROTTLE_"+strings.ToUpper(ep.scope)+"="+rate)
 		}
 	}
-	authd, err := startProc(ctx, "authd", h.authdBin, []string{"serve"}, childEnv(settings), filepath.Join(h.tmp, "authd-throttles.log"), false, listeningAddr)
+	ac := authdtest.AuthdCommand(h.authdBin, settings...)
+	ac.LogDir = dir
+	authd, err := authdtest.Start(ac)
 	if err != nil {
-		fake.stop()
-		return nil, err
-	}
-	if err := authd.waitReady(ctx); err != nil {
-		authd.stop()
-		fake.stop()
-		return nil, err
+		return nil, errors.Join(err, fake.Stop())
 	}
 	done()
-	h.progress("authd %s and fakeintra %s ready; rates: %s", authd.addr, fake.addr, ratesLine(h.rep.Rates))
-	h.sut = &throttledAuthd{authd: authd, fake: fake, prep: newPrep(authd.url(), h.audit, h.mode.timeout)}
+	h.progress("authd %s and fakeintra %s ready; rates: %s", authd.Addr, fake.Addr, ratesLine(h.rep.Rates))
+	h.sut = &throttledAuthd{authd: authd, fake: fake, prep: newPrep(authd, h.audit)}
 	return h.sut, nil
 }
 
 // stopThrottled stops authd at the mode's rates and its provider, if
-// they run.
-func (h *harness) stopThrottled() {
+// they run, and says whether both exited cleanly and left nothing behind.
+func (h *harness) stopThrottled() error {
 	if h.sut == nil {
-		return
+		return nil
 	}
-	h.sut.prep.close()
-	h.sut.authd.stop()
-	h.sut.fake.stop()
+	err := errors.Join(h.sut.authd.Stop(), h.sut.fake.Stop())
 	h.sut = nil
+	return err
 }
 
 // scopeScenario is scenarios 1 and 2: clients A and B attack every
@@ -157,7 +159,7 @@ type scopeScenario struct{}
 func (scopeScenario) name() string { return "scenarios 1 and 2, every scope from two clients at once" }
 
 func (scopeScenario) run(ctx context.Context, h *harness) (section, error) {
-	sut, err := h.throttled(ctx)
+	sut, err := h.throttled()
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +195,7 @@ type burstScenario struct{}
 func (burstScenario) name() string { return "scenario 3, concurrent logins of one client" }
 
 func (burstScenario) run(ctx context.Context, h *harness) (section, error) {
-	sut, err := h.throttled(ctx)
+	sut, err := h.throttled()
 	if err != nil {
 		return nil, err
 	}

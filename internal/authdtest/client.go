@@ -33,6 +33,7 @@ type Client struct {
 	jar    http.CookieJar
 	header http.Header
 	routes map[string]func() string
+	seen   []func(*http.Request, Response)
 	shared *shared
 }
 
@@ -55,6 +56,13 @@ func Resolve(host string, addr func() string) ClientOption {
 // Header adds a header to every request that does not set it itself.
 func Header(key, value string) ClientOption {
 	return func(c *Client) { c.header.Add(key, value) }
+}
+
+// Observe has see called with every answer the client reads, authd's
+// and the provider's, and the request it answers: for a program that
+// checks every answer while the typed calls make them.
+func Observe(see func(req *http.Request, r Response)) ClientOption {
+	return func(c *Client) { c.seen = append(c.seen, see) }
 }
 
 // RawCookies keeps authd's cookies by name alone, whatever their
@@ -198,6 +206,9 @@ func (c *Client) Send(req *http.Request) (Response, error) {
 	r := Response{Status: resp.StatusCode, Header: resp.Header, Body: body}
 	if r.Status >= 400 && r.IsJSON() {
 		json.Unmarshal(body, &r.Error)
+	}
+	for _, see := range c.seen {
+		see(req, r)
 	}
 	return r, nil
 }

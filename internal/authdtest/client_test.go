@@ -1,6 +1,7 @@
 package authdtest
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -93,7 +94,10 @@ func stand(t *testing.T) *httptest.Server {
 func TestTypedCalls(t *testing.T) {
 	t.Parallel()
 	srv := stand(t)
-	c := NewClient(t, srv.URL)
+	var seen []string
+	c := NewClient(t, srv.URL, Observe(func(req *http.Request, r Response) {
+		seen = append(seen, fmt.Sprintf("%s %s %d", req.Method, req.URL.Path, r.Status))
+	}))
 
 	tok := c.MustLogin("ada", "a password")
 	if diff := cmp.Diff(TokenResponse{AccessToken: "a1", TokenType: "Bearer", ExpiresIn: 900}, tok, cmpBodyOnly); diff != "" {
@@ -110,6 +114,9 @@ func TestTypedCalls(t *testing.T) {
 	want := ErrorBody{Code: "invalid_token", Detail: "The access token is not valid."}
 	if me.Status != 401 || me.Error != want || me.Header.Get("WWW-Authenticate") != "Bearer" {
 		t.Errorf("me = %d %+v, want 401 %+v", me.Status, me.Error, want)
+	}
+	if diff := cmp.Diff([]string{"POST /auth/login/ 200", "GET /auth/me/ 401"}, seen); diff != "" {
+		t.Errorf("answers observed (-want +got):\n%s", diff)
 	}
 }
 

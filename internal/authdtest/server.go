@@ -18,6 +18,9 @@
 // Client is one user agent: a cookie jar, redirects shown rather than
 // followed, and typed calls of every endpoint, the Log in with 42 grant
 // through the fake provider's consent page included.
+//
+// Start and Try serve programs too, outside any test: the load test
+// starts its programs and prepares its users with this package.
 package authdtest
 
 import (
@@ -346,6 +349,15 @@ func (s *Server) waitReady(path string, deadline <-chan time.Time) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// Pid is the program's process id, or 0 when it runs in the test's
+// process.
+func (s *Server) Pid() int {
+	if s.cmd == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
 }
 
 // Exited is closed once the program has exited.

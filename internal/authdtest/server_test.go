@@ -79,6 +79,9 @@ func TestProcess(t *testing.T) {
 	if host, port, err := net.SplitHostPort(s.Addr); err != nil || host != "127.0.0.1" || port == "0" || s.URL != "http://"+s.Addr {
 		t.Fatalf("Addr %q, URL %q: want the bound 127.0.0.1:port", s.Addr, s.URL)
 	}
+	if pid := s.Pid(); pid <= 0 || syscall.Kill(pid, 0) != nil {
+		t.Errorf("Pid = %d, want the running child's", pid)
+	}
 
 	resp, err := http.Get(s.URL + "/env")
 	if err != nil {
@@ -194,6 +197,9 @@ func TestInProcess(t *testing.T) {
 	b, err := Start(Command{Name: "run", Run: serve(errors.New("a failure")), LogDir: dir})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if a.Pid() != 0 {
+		t.Errorf("Pid = %d in-process, want 0", a.Pid())
 	}
 	if a.LogPath == b.LogPath {
 		t.Errorf("both programs log to %s", a.LogPath)
