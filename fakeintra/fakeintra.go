@@ -28,6 +28,20 @@
 //
 //	GET /oauth/authorize?client_id=...&redirect_uri=...&response_type=code&state=...&login=jdoe&consent=authorize
 //
+// # PKCE
+//
+// As Doorkeeper 5.0 (RFC 7636): GET /oauth/authorize takes code_challenge
+// and code_challenge_method; with a challenge, a method other than plain
+// or S256 gets the error page "The code challenge method must be plain or
+// S256." (from the consent form's POST, a redirect with
+// error=invalid_code_challenge_method). The code of a request with a
+// challenge is redeemed only with its code_verifier: none is
+// invalid_request, a wrong one invalid_grant, and the code stays good for
+// the right one. A code_verifier sent for a code issued without a
+// challenge is invalid_grant; with neither, the exchange is the one
+// without PKCE. Options.WithoutPKCE ignores all three parameters, as
+// Doorkeeper before 5.0 does.
+//
 // # Rate limits
 //
 // With Options.RateLimit, every application (client) may make
@@ -130,7 +144,12 @@ type Options struct {
 	// TokenErrorStatus is the status of the token endpoint's errors: 401
 	// for all of them when zero or 401 (Doorkeeper before 5.1, which 42
 	// runs), or 400 for all but invalid_client (Doorkeeper 5.1 and later).
+	// It changes the status only, not which error a request gets.
 	TokenErrorStatus int
+	// WithoutPKCE makes the fake a Doorkeeper older than 5.0, which knows
+	// no PKCE: code_challenge, code_challenge_method and code_verifier are
+	// ignored.
+	WithoutPKCE bool
 }
 
 // Server is the fake provider; it is an http.Handler.
@@ -141,6 +160,7 @@ type Server struct {
 	perSecond int
 	perHour   int
 	errStatus int
+	noPKCE    bool
 	clients   map[string]Client
 	users     []User
 	byLogin   map[string]*User
@@ -166,6 +186,7 @@ func New(opts Options) *Server {
 		perSecond: opts.SecondlyLimit,
 		perHour:   opts.HourlyLimit,
 		errStatus: http.StatusUnauthorized,
+		noPKCE:    opts.WithoutPKCE,
 		clients:   make(map[string]Client, len(opts.Clients)),
 		users:     opts.Users,
 		byLogin:   make(map[string]*User),

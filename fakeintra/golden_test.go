@@ -61,6 +61,12 @@ func TestGolden(t *testing.T) {
 			s.SetFault(fakeintra.Token, fakeintra.Fault{Kind: fakeintra.RateLimited})
 			return postToken(s, exchangeForm("any"))
 		}},
+		{"token_pkce_missing_verifier", func(t *testing.T, s *fakeintra.Server, _ *clock) *httptest.ResponseRecorder {
+			return postToken(s, exchangeForm(mustPKCECode(t, s, rfcChallenge, "S256")))
+		}},
+		{"token_pkce_wrong_verifier", func(t *testing.T, s *fakeintra.Server, _ *clock) *httptest.ResponseRecorder {
+			return postToken(s, withVerifier(mustPKCECode(t, s, rfcChallenge, "S256"), "the-verifier-of-another-flow"))
+		}},
 		{"me_jdoe", func(t *testing.T, s *fakeintra.Server, _ *clock) *httptest.ResponseRecorder {
 			return getMe(s, mustToken(t, s, "jdoe").AccessToken)
 		}},
@@ -87,6 +93,9 @@ func TestGolden(t *testing.T) {
 		}},
 		{"authorize_denied", func(t *testing.T, s *fakeintra.Server, _ *clock) *httptest.ResponseRecorder {
 			return getAuthorize(s, authorizeQuery("consent", "cancel"))
+		}},
+		{"authorize_invalid_code_challenge_method", func(t *testing.T, s *fakeintra.Server, _ *clock) *httptest.ResponseRecorder {
+			return getAuthorize(s, authorizeQuery("code_challenge", rfcChallenge, "code_challenge_method", "MD5"))
 		}},
 		{"authorize_bad_redirect_uri", func(t *testing.T, s *fakeintra.Server, _ *clock) *httptest.ResponseRecorder {
 			return getAuthorize(s, authorizeQuery("redirect_uri", "https://evil.example/"))

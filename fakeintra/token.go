@@ -44,13 +44,18 @@ func authenticateHeader(name, description string) string {
 	return `Bearer realm="` + realm + `", error="` + name + `", error_description="` + description + `"`
 }
 
-// grant is an authorization code's promise.
+// grant is an authorization code's promise. A redeemed grant is kept,
+// revoked, until it expires, as Doorkeeper keeps it.
 type grant struct {
 	clientID    string
 	redirectURI string
 	userID      int64
 	scopes      []string
 	created     time.Time
+	revoked     bool
+	// challenge and challengeMethod are the PKCE parameters of the
+	// authorization request, as sent; see pkce.go.
+	challenge, challengeMethod string
 }
 
 // accessToken is an issued access token and its refresh token.
@@ -173,23 +178,35 @@ func (s *Server) authenticate(id, secret string) (Client, bool) {
 	return c, true
 }
 
+// exchangeCode is the authorization_code grant. Its checks come in
+// Doorkeeper's order (lib/doorkeeper/oauth/authorization_code_request.rb):
+// the request's attributes, the client, the grant, the redirect URI, the
+// PKCE verifier. The grant is looked up by its code alone, so the first
+// check sees a grant of another client, or one already redeemed, too.
 func (s *Server) exchangeCode(id, secret string, p url.Values) (tokenResponse, *oauthError) {
 	code, redirectURI := p.Get("code"), p.Get("redirect_uri")
-	if redirectURI == "" {
+	verifier, sentVerifier := p.Get("code_verifier"), p.Has("code_verifier")
+	if s.noPKCE {
+		verifier, sentVerifier = "", false
+	}
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.codes[code]
+	if blank(redirectURI) || g != nil && g.verifierMissing(verifier) {
 		return tokenResponse{}, &errInvalidRequest
 	}
 	c, ok := s.authenticate(id, secret)
 	if !ok {
 		return tokenResponse{}, &errInvalidClient
 	}
-	now := s.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	g := s.codes[code]
-	if g == nil || g.clientID != c.ID || now.Sub(g.created) > CodeTTL || g.redirectURI != redirectURI {
+	if g == nil || g.revoked || g.clientID != c.ID || now.Sub(g.created) > CodeTTL || g.redirectURI != redirectURI {
 		return tokenResponse{}, &errInvalidGrant
 	}
-	delete(s.codes, code)
+	if !g.verifierMatches(verifier, sentVerifier) {
+		return tokenResponse{}, &errInvalidGrant
+	}
+	g.revoked = true
 	return s.issueLocked(c, g.userID, g.scopes, now, true), nil
 }
 
