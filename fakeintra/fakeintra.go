@@ -28,19 +28,40 @@
 //
 //	GET /oauth/authorize?client_id=...&redirect_uri=...&response_type=code&state=...&login=jdoe&consent=authorize
 //
-// # PKCE
+// # Doorkeeper version
 //
-// As Doorkeeper 5.0 (RFC 7636): GET /oauth/authorize takes code_challenge
-// and code_challenge_method; with a challenge, a method other than plain
-// or S256 gets the error page "The code challenge method must be plain or
-// S256." (from the consent form's POST, a redirect with
-// error=invalid_code_challenge_method). The code of a request with a
-// challenge is redeemed only with its code_verifier: none is
-// invalid_request, a wrong one invalid_grant, and the code stays good for
-// the right one. A code_verifier sent for a code issued without a
-// challenge is invalid_grant; with neither, the exchange is the one
-// without PKCE. Options.WithoutPKCE ignores all three parameters, as
-// Doorkeeper before 5.0 does.
+// 42 runs a Doorkeeper older than 5.1: its token errors are 401s, which
+// 5.1 made 400s. Where what a client sees differs between the releases
+// before 5.1, the fake answers as Doorkeeper 5.0.0, the first with PKCE
+// and the last whose refresh_token grant needs no client authentication:
+//
+//   - PKCE (RFC 7636). GET /oauth/authorize takes code_challenge and
+//     code_challenge_method; with a challenge, a method other than plain
+//     or S256 gets the error page "The code challenge method must be
+//     plain or S256." (from the consent form's POST, a redirect with
+//     error=invalid_code_challenge_method). The code of a request with a
+//     challenge is redeemed only with its code_verifier: none is
+//     invalid_request, a wrong one invalid_grant, and the code stays good
+//     for the right one. A code_verifier sent for a code issued without a
+//     challenge is invalid_grant; with neither, the exchange is the one
+//     without PKCE. Options.WithoutPKCE ignores all three parameters, as
+//     Doorkeeper 4 does.
+//   - The refresh_token grant checks the refresh token before the client:
+//     an unknown or used refresh token is invalid_grant whatever the
+//     credentials sent with it; then credentials that are sent must be
+//     right (invalid_client) and name the token's client (invalid_grant);
+//     a request with no client authentication at all gets its tokens,
+//     as before Doorkeeper 5.0.1. A scope parameter may narrow the scopes
+//     (invalid_scope when it asks for more).
+//
+// Options.TokenErrorStatus switches the statuses to those of 5.1 and
+// later; the rules stay those of 5.0.0. Some texts are older than 5.0
+// because the real provider answers with them: token_type "bearer" in
+// lower case, the scopes and expires_in_seconds of /oauth/token/info, and
+// "The redirect uri included is not valid." (Doorkeeper 4.2 wrote all
+// three so; 5.0.0 writes "Bearer", scope and expires_in, and another
+// sentence). They suggest that the real provider predates PKCE, in which
+// case it ignores code_challenge and code_verifier as WithoutPKCE does.
 //
 // # Rate limits
 //

@@ -67,6 +67,17 @@ func TestGolden(t *testing.T) {
 		{"token_pkce_wrong_verifier", func(t *testing.T, s *fakeintra.Server, _ *clock) *httptest.ResponseRecorder {
 			return postToken(s, withVerifier(mustPKCECode(t, s, rfcChallenge, "S256"), "the-verifier-of-another-flow"))
 		}},
+		{"token_refresh_without_client_authentication", func(t *testing.T, s *fakeintra.Server, _ *clock) *httptest.ResponseRecorder {
+			return postToken(s, refreshForm(mustToken(t, s, "jdoe").RefreshToken, "", ""))
+		}},
+		{"token_refresh_used_wrong_secret", func(t *testing.T, s *fakeintra.Server, clk *clock) *httptest.ResponseRecorder {
+			rt := mustToken(t, s, "jdoe").RefreshToken
+			if w := postToken(s, refreshForm(rt, app.ID, app.Secret)); w.Code != http.StatusOK {
+				t.Fatalf("first refresh: %d %s", w.Code, w.Body)
+			}
+			clk.Advance(time.Second) // past the secondly limit
+			return postToken(s, refreshForm(rt, app.ID, "wrong"))
+		}},
 		{"me_jdoe", func(t *testing.T, s *fakeintra.Server, _ *clock) *httptest.ResponseRecorder {
 			return getMe(s, mustToken(t, s, "jdoe").AccessToken)
 		}},

@@ -55,6 +55,7 @@ var (
 	answerInvalidGrant   = [2]any{http.StatusUnauthorized, "invalid_grant"}
 	answerInvalidRequest = [2]any{http.StatusUnauthorized, "invalid_request"}
 	answerInvalidClient  = [2]any{http.StatusUnauthorized, "invalid_client"}
+	answerInvalidScope   = [2]any{http.StatusUnauthorized, "invalid_scope"}
 )
 
 func TestPKCEExchange(t *testing.T) {
