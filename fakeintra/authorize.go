@@ -16,13 +16,15 @@ type preAuth struct {
 	redirectURI string
 	state       string
 	scopes      []string
+	// challenge and challengeMethod are the PKCE parameters, as sent.
+	challenge, challengeMethod string
 }
 
 // handleAuthorize is GET /oauth/authorize: the consent page, or, with the
 // fake's consent parameter, its answer straight away.
 func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	pre, ok := s.preAuthorize(w, q)
+	pre, ok := s.preAuthorize(w, q, false)
 	if !ok {
 		return
 	}
@@ -48,7 +50,7 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 		errorPage(w, http.StatusBadRequest, errInvalidRequest.Description)
 		return
 	}
-	pre, ok := s.preAuthorize(w, r.Form)
+	pre, ok := s.preAuthorize(w, r.Form, true)
 	if !ok {
 		return
 	}
@@ -65,8 +67,10 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 
 // preAuthorize checks an authorization request. An unknown client or an
 // unregistered redirect URI gets the provider's error page; the other
-// errors go back to the client's redirect URI.
-func (s *Server) preAuthorize(w http.ResponseWriter, v url.Values) (preAuth, bool) {
+// errors go back to the client's redirect URI, but for an unknown code
+// challenge method, which gets the error page when the request is the
+// page's (GET) and goes back to the client from the consent form (form).
+func (s *Server) preAuthorize(w http.ResponseWriter, v url.Values, form bool) (preAuth, bool) {
 	c, ok := s.clients[v.Get("client_id")]
 	if !ok {
 		errorPage(w, http.StatusBadRequest, errInvalidClient.Description)
@@ -83,6 +87,23 @@ func (s *Server) preAuthorize(w http.ResponseWriter, v url.Values) (preAuth, boo
 	}
 	if pre.scopes, ok = parseScopes(v.Get("scope")); !ok {
 		s.redirectError(w, pre, errInvalidScope)
+		return preAuth{}, false
+	}
+	if s.noPKCE {
+		return pre, true
+	}
+	pre.challenge, pre.challengeMethod = v.Get("code_challenge"), v.Get("code_challenge_method")
+	if !challengeMethodAccepted(pre.challenge, pre.challengeMethod) {
+		// Doorkeeper 5.0 renders the errors of GET /oauth/authorize on its
+		// error page (AuthorizationsController#new), and redirects those
+		// of the form's POST to the client (#create through
+		// OAuth::CodeRequest#authorize, an ErrorResponse being redirectable
+		// unless it is invalid_redirect_uri or invalid_client).
+		if form {
+			s.redirectError(w, pre, errInvalidCodeChallengeMethod)
+		} else {
+			errorPage(w, http.StatusBadRequest, errInvalidCodeChallengeMethod.Description)
+		}
 		return preAuth{}, false
 	}
 	return pre, true
@@ -113,7 +134,10 @@ func (s *Server) approve(w http.ResponseWriter, pre preAuth, login string) {
 	}
 	code := randomHex()
 	s.mu.Lock()
-	s.codes[code] = &grant{clientID: pre.client.ID, redirectURI: pre.redirectURI, userID: u.ID, scopes: pre.scopes, created: s.now()}
+	s.codes[code] = &grant{
+		clientID: pre.client.ID, redirectURI: pre.redirectURI, userID: u.ID, scopes: pre.scopes, created: s.now(),
+		challenge: pre.challenge, challengeMethod: pre.challengeMethod,
+	}
 	s.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{
 		Name: loginCookie, Value: login, Path: "/", HttpOnly: true,
@@ -159,6 +183,10 @@ func redirect(w http.ResponseWriter, uri string, params url.Values) {
 	fmt.Fprintf(w, `<html><body>You are being <a href="%s">redirected</a>.</body></html>`, template.HTMLEscapeString(loc))
 }
 
+// pages are the consent page and the error page. The consent forms carry
+// the request's parameters in hidden fields, code_challenge and
+// code_challenge_method among them, as Doorkeeper 5.0's
+// app/views/doorkeeper/authorizations/new.html.erb does.
 var pages = template.Must(template.New("consent").Parse(`<!DOCTYPE html>
 <html lang="en">
 <head><meta charset="utf-8"><title>Intra Profile Home</title>
@@ -190,6 +218,8 @@ button{padding:.5em 1.5em;margin-right:1em;cursor:pointer}.authorize{background:
 <input type="hidden" name="state" value="{{.State}}">
 <input type="hidden" name="response_type" value="code">
 <input type="hidden" name="scope" value="{{.Scope}}">
+<input type="hidden" name="code_challenge" value="{{.Challenge}}">
+<input type="hidden" name="code_challenge_method" value="{{.ChallengeMethod}}">
 {{end}}{{define "error"}}<!DOCTYPE html>
 <html lang="en">
 <head><meta charset="utf-8"><title>Intra Profile Home</title></head>
@@ -221,12 +251,14 @@ func (s *Server) consentPage(w http.ResponseWriter, pre preAuth, login string, f
 	}
 	data := struct {
 		App, ClientID, RedirectURI, State, Scope, Login string
+		Challenge, ChallengeMethod                      string
 		Scopes                                          []string
 		Fixed                                           bool
 		Users                                           []pickUser
 	}{
 		App: pre.client.Name, ClientID: pre.client.ID, RedirectURI: pre.redirectURI, State: pre.state,
 		Scope: strings.Join(pre.scopes, " "), Login: login, Fixed: fixed,
+		Challenge: pre.challenge, ChallengeMethod: pre.challengeMethod,
 	}
 	for _, sc := range pre.scopes {
 		data.Scopes = append(data.Scopes, scopeDescriptions[sc])

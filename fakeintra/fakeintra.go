@@ -28,6 +28,41 @@
 //
 //	GET /oauth/authorize?client_id=...&redirect_uri=...&response_type=code&state=...&login=jdoe&consent=authorize
 //
+// # Doorkeeper version
+//
+// 42 runs a Doorkeeper older than 5.1: its token errors are 401s, which
+// 5.1 made 400s. Where what a client sees differs between the releases
+// before 5.1, the fake answers as Doorkeeper 5.0.0, the first with PKCE
+// and the last whose refresh_token grant needs no client authentication:
+//
+//   - PKCE (RFC 7636). GET /oauth/authorize takes code_challenge and
+//     code_challenge_method; with a challenge, a method other than plain
+//     or S256 gets the error page "The code challenge method must be
+//     plain or S256." (from the consent form's POST, a redirect with
+//     error=invalid_code_challenge_method). The code of a request with a
+//     challenge is redeemed only with its code_verifier: none is
+//     invalid_request, a wrong one invalid_grant, and the code stays good
+//     for the right one. A code_verifier sent for a code issued without a
+//     challenge is invalid_grant; with neither, the exchange is the one
+//     without PKCE. Options.WithoutPKCE ignores all three parameters, as
+//     Doorkeeper 4 does.
+//   - The refresh_token grant checks the refresh token before the client:
+//     an unknown or used refresh token is invalid_grant whatever the
+//     credentials sent with it; then credentials that are sent must be
+//     right (invalid_client) and name the token's client (invalid_grant);
+//     a request with no client authentication at all gets its tokens,
+//     as before Doorkeeper 5.0.1. A scope parameter may narrow the scopes
+//     (invalid_scope when it asks for more).
+//
+// Options.TokenErrorStatus switches the statuses to those of 5.1 and
+// later; the rules stay those of 5.0.0. Some texts are older than 5.0
+// because the real provider answers with them: token_type "bearer" in
+// lower case, the scopes and expires_in_seconds of /oauth/token/info, and
+// "The redirect uri included is not valid." (Doorkeeper 4.2 wrote all
+// three so; 5.0.0 writes "Bearer", scope and expires_in, and another
+// sentence). They suggest that the real provider predates PKCE, in which
+// case it ignores code_challenge and code_verifier as WithoutPKCE does.
+//
 // # Rate limits
 //
 // With Options.RateLimit, every application (client) may make
@@ -130,7 +165,12 @@ type Options struct {
 	// TokenErrorStatus is the status of the token endpoint's errors: 401
 	// for all of them when zero or 401 (Doorkeeper before 5.1, which 42
 	// runs), or 400 for all but invalid_client (Doorkeeper 5.1 and later).
+	// It changes the status only, not which error a request gets.
 	TokenErrorStatus int
+	// WithoutPKCE makes the fake a Doorkeeper older than 5.0, which knows
+	// no PKCE: code_challenge, code_challenge_method and code_verifier are
+	// ignored.
+	WithoutPKCE bool
 }
 
 // Server is the fake provider; it is an http.Handler.
@@ -141,6 +181,7 @@ type Server struct {
 	perSecond int
 	perHour   int
 	errStatus int
+	noPKCE    bool
 	clients   map[string]Client
 	users     []User
 	byLogin   map[string]*User
@@ -166,6 +207,7 @@ func New(opts Options) *Server {
 		perSecond: opts.SecondlyLimit,
 		perHour:   opts.HourlyLimit,
 		errStatus: http.StatusUnauthorized,
+		noPKCE:    opts.WithoutPKCE,
 		clients:   make(map[string]Client, len(opts.Clients)),
 		users:     opts.Users,
 		byLogin:   make(map[string]*User),

@@ -61,6 +61,23 @@ func TestGolden(t *testing.T) {
 			s.SetFault(fakeintra.Token, fakeintra.Fault{Kind: fakeintra.RateLimited})
 			return postToken(s, exchangeForm("any"))
 		}},
+		{"token_pkce_missing_verifier", func(t *testing.T, s *fakeintra.Server, _ *clock) *httptest.ResponseRecorder {
+			return postToken(s, exchangeForm(mustPKCECode(t, s, rfcChallenge, "S256")))
+		}},
+		{"token_pkce_wrong_verifier", func(t *testing.T, s *fakeintra.Server, _ *clock) *httptest.ResponseRecorder {
+			return postToken(s, withVerifier(mustPKCECode(t, s, rfcChallenge, "S256"), "the-verifier-of-another-flow"))
+		}},
+		{"token_refresh_without_client_authentication", func(t *testing.T, s *fakeintra.Server, _ *clock) *httptest.ResponseRecorder {
+			return postToken(s, refreshForm(mustToken(t, s, "jdoe").RefreshToken, "", ""))
+		}},
+		{"token_refresh_used_wrong_secret", func(t *testing.T, s *fakeintra.Server, clk *clock) *httptest.ResponseRecorder {
+			rt := mustToken(t, s, "jdoe").RefreshToken
+			if w := postToken(s, refreshForm(rt, app.ID, app.Secret)); w.Code != http.StatusOK {
+				t.Fatalf("first refresh: %d %s", w.Code, w.Body)
+			}
+			clk.Advance(time.Second) // past the secondly limit
+			return postToken(s, refreshForm(rt, app.ID, "wrong"))
+		}},
 		{"me_jdoe", func(t *testing.T, s *fakeintra.Server, _ *clock) *httptest.ResponseRecorder {
 			return getMe(s, mustToken(t, s, "jdoe").AccessToken)
 		}},
@@ -87,6 +104,9 @@ func TestGolden(t *testing.T) {
 		}},
 		{"authorize_denied", func(t *testing.T, s *fakeintra.Server, _ *clock) *httptest.ResponseRecorder {
 			return getAuthorize(s, authorizeQuery("consent", "cancel"))
+		}},
+		{"authorize_invalid_code_challenge_method", func(t *testing.T, s *fakeintra.Server, _ *clock) *httptest.ResponseRecorder {
+			return getAuthorize(s, authorizeQuery("code_challenge", rfcChallenge, "code_challenge_method", "MD5"))
 		}},
 		{"authorize_bad_redirect_uri", func(t *testing.T, s *fakeintra.Server, _ *clock) *httptest.ResponseRecorder {
 			return getAuthorize(s, authorizeQuery("redirect_uri", "https://evil.example/"))

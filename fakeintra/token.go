@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -44,13 +45,18 @@ func authenticateHeader(name, description string) string {
 	return `Bearer realm="` + realm + `", error="` + name + `", error_description="` + description + `"`
 }
 
-// grant is an authorization code's promise.
+// grant is an authorization code's promise. A redeemed grant is kept,
+// revoked, until it expires, as Doorkeeper keeps it.
 type grant struct {
 	clientID    string
 	redirectURI string
 	userID      int64
 	scopes      []string
 	created     time.Time
+	revoked     bool
+	// challenge and challengeMethod are the PKCE parameters of the
+	// authorization request, as sent; see pkce.go.
+	challenge, challengeMethod string
 }
 
 // accessToken is an issued access token and its refresh token.
@@ -87,8 +93,11 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.tokenError(w, errInvalidRequest)
 		return
 	}
+	// Doorkeeper takes the credentials of HTTP Basic, else of the
+	// parameters: the first whose client id is not blank
+	// (lib/doorkeeper/oauth/client/credentials.rb).
 	id, secret, ok := r.BasicAuth()
-	if !ok {
+	if !ok || blank(id) {
 		id, secret = p.Get("client_id"), p.Get("client_secret")
 	}
 	if _, known := s.clients[id]; known && !s.allow(w, id) {
@@ -173,23 +182,35 @@ func (s *Server) authenticate(id, secret string) (Client, bool) {
 	return c, true
 }
 
+// exchangeCode is the authorization_code grant. Its checks come in
+// Doorkeeper's order (lib/doorkeeper/oauth/authorization_code_request.rb):
+// the request's attributes, the client, the grant, the redirect URI, the
+// PKCE verifier. The grant is looked up by its code alone, so the first
+// check sees a grant of another client, or one already redeemed, too.
 func (s *Server) exchangeCode(id, secret string, p url.Values) (tokenResponse, *oauthError) {
 	code, redirectURI := p.Get("code"), p.Get("redirect_uri")
-	if redirectURI == "" {
+	verifier, sentVerifier := p.Get("code_verifier"), p.Has("code_verifier")
+	if s.noPKCE {
+		verifier, sentVerifier = "", false
+	}
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.codes[code]
+	if blank(redirectURI) || g != nil && g.verifierMissing(verifier) {
 		return tokenResponse{}, &errInvalidRequest
 	}
 	c, ok := s.authenticate(id, secret)
 	if !ok {
 		return tokenResponse{}, &errInvalidClient
 	}
-	now := s.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	g := s.codes[code]
-	if g == nil || g.clientID != c.ID || now.Sub(g.created) > CodeTTL || g.redirectURI != redirectURI {
+	if g == nil || g.revoked || g.clientID != c.ID || now.Sub(g.created) > CodeTTL || g.redirectURI != redirectURI {
 		return tokenResponse{}, &errInvalidGrant
 	}
-	delete(s.codes, code)
+	if !g.verifierMatches(verifier, sentVerifier) {
+		return tokenResponse{}, &errInvalidGrant
+	}
+	g.revoked = true
 	return s.issueLocked(c, g.userID, g.scopes, now, true), nil
 }
 
@@ -209,23 +230,69 @@ func (s *Server) clientCredentials(id, secret string, p url.Values) (tokenRespon
 }
 
 // refreshToken trades a refresh token for a new pair; the old access and
-// refresh tokens are revoked.
+// refresh tokens are revoked. The checks are those of Doorkeeper 5.0.0
+// (lib/doorkeeper/oauth/refresh_token_request.rb), in its order: a
+// refresh_token parameter at all (invalid_request); the token, known and
+// not revoked (invalid_grant), before anything of the client, so a used
+// token with a wrong secret is invalid_grant; the client's credentials
+// when it sent some, a client id being enough to count as sending them
+// (invalid_client); then that an authenticated client is the token's
+// (invalid_grant), a request without client authentication passing,
+// which Doorkeeper 5.0.1 (its #1151) stopped; last, a scope parameter
+// must ask for no more than the token had (invalid_scope).
 func (s *Server) refreshToken(id, secret string, p url.Values) (tokenResponse, *oauthError) {
-	c, ok := s.authenticate(id, secret)
-	if !ok {
-		return tokenResponse{}, &errInvalidClient
-	}
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rt := p.Get("refresh_token")
 	old := s.refresh[rt]
-	if rt == "" || old == nil || old.revoked || old.clientID != c.ID {
+	switch {
+	case old == nil && blank(rt):
+		return tokenResponse{}, &errInvalidRequest
+	case old == nil || old.revoked:
 		return tokenResponse{}, &errInvalidGrant
+	}
+	if !blank(id) {
+		c, ok := s.authenticate(id, secret)
+		if !ok {
+			return tokenResponse{}, &errInvalidClient
+		}
+		if c.ID != old.clientID {
+			return tokenResponse{}, &errInvalidGrant
+		}
+	}
+	scopes := old.scopes
+	asked := p.Get("scope")
+	if !p.Has("scope") {
+		asked = p.Get("scopes") // Doorkeeper reads either
+	}
+	if !blank(asked) {
+		if scopes = narrowScopes(asked, old.scopes); scopes == nil {
+			return tokenResponse{}, &errInvalidScope
+		}
 	}
 	old.revoked = true
 	delete(s.refresh, rt)
-	return s.issueLocked(c, old.userID, old.scopes, now, true), nil
+	return s.issueLocked(s.clients[old.clientID], old.userID, scopes, now, true), nil
+}
+
+// narrowScopes is the scope parameter of a refresh, when it asks for
+// nothing the token lacks, or nil (Doorkeeper's ScopeChecker, which also
+// refuses tabs and line breaks in the parameter).
+func narrowScopes(asked string, had []string) []string {
+	if strings.ContainsAny(asked, "\n\r\t") {
+		return nil
+	}
+	var list []string
+	for _, sc := range strings.Fields(asked) {
+		if !slices.Contains(had, sc) {
+			return nil
+		}
+		if !slices.Contains(list, sc) {
+			list = append(list, sc)
+		}
+	}
+	return list
 }
 
 // issueLocked issues an access token, with a refresh token if asked.

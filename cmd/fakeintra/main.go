@@ -69,6 +69,7 @@ type config struct {
 	rateLimit        bool
 	secondly, hourly int
 	tokenErrorStatus int
+	pkce             bool
 }
 
 // run is the whole program: main gives it the process's pieces, tests
@@ -94,6 +95,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		SecondlyLimit:    cfg.secondly,
 		HourlyLimit:      cfg.hourly,
 		TokenErrorStatus: cfg.tokenErrorStatus,
+		WithoutPKCE:      !cfg.pkce,
 	})
 
 	ln, err := net.Listen("tcp", cfg.addr)
@@ -178,6 +180,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fset.IntVar(&cfg.secondly, "secondly-limit", fakeintra.DefaultSecondly, "requests a second per application")
 	fset.IntVar(&cfg.hourly, "hourly-limit", fakeintra.DefaultHourly, "requests an hour per application")
 	fset.IntVar(&cfg.tokenErrorStatus, "token-error-status", 401, "`status` of token errors: 401 (Doorkeeper before 5.1) or 400 (later; invalid_client stays 401)")
+	fset.BoolVar(&cfg.pkce, "pkce", true, "hold codes to their PKCE code_challenge as Doorkeeper 5.0; false ignores the PKCE parameters as Doorkeeper before 5.0")
 	fset.Usage = func() { usage(fset) }
 	if err := fset.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -235,7 +238,10 @@ fakeintra serves a fake of the 42 Intra OAuth2 provider: /oauth/authorize
 with its consent page, /oauth/token, /oauth/token/info and /v2/me, with the
 real provider's bodies, headers, code and token lifetimes and rate limits.
 It prints the address it listens on as the first line of standard output,
-and drains on SIGINT or SIGTERM.
+and drains on SIGINT or SIGTERM. It answers as Doorkeeper 5.0.0 (42 runs
+one older than 5.1): PKCE with plain and S256 challenges, and a
+refresh_token grant that checks the refresh token before the client and
+needs no client authentication. "go doc authd/fakeintra" tells more.
 
 Flags (each also read from FAKEINTRA_<NAME>, e.g. FAKEINTRA_CLIENT_SECRET;
 a flag on the command line wins):

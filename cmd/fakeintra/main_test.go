@@ -157,6 +157,46 @@ func TestRunDrainsHangingCalls(t *testing.T) {
 	}
 }
 
+// TestRunPKCE: a code issued with a challenge needs its verifier, unless
+// the program runs with -pkce=false.
+func TestRunPKCE(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{
+		{nil, http.StatusUnauthorized},
+		{[]string{"-pkce=false"}, http.StatusOK},
+	} {
+		base, _ := mustStart(t, append([]string{"-users", usersPath, "-rate-limit=false"}, tc.args...), noEnv)
+		q := url.Values{
+			"client_id": {fakeintra.DevClientID}, "redirect_uri": {fakeintra.DevRedirectURI}, "response_type": {"code"},
+			"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"},
+			"login": {"jdoe"}, "consent": {"authorize"},
+		}
+		resp, err := noRedirect.Get(base + "/oauth/authorize?" + q.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		loc, err := resp.Location()
+		if err != nil {
+			t.Fatalf("%v: authorize: status %d: %v", tc.args, resp.StatusCode, err)
+		}
+		resp, err = noRedirect.PostForm(base+"/oauth/token", url.Values{
+			"grant_type": {"authorization_code"}, "client_id": {fakeintra.DevClientID}, "client_secret": {fakeintra.DevClientSecret},
+			"code": {loc.Query().Get("code")}, "redirect_uri": {fakeintra.DevRedirectURI},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%v: exchange without code_verifier: status %d, want %d", tc.args, resp.StatusCode, tc.want)
+		}
+	}
+}
+
 func TestRunEnvironment(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{
@@ -222,7 +262,7 @@ func TestRunHelp(t *testing.T) {
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("err %v, want flag.ErrHelp", err)
 	}
-	for _, want := range []string{"-addr", "-client-id", "-redirect-uri", "-users", "-login", "-rate-limit", "/_fake/faults", "me_missing_login", "FAKEINTRA_"} {
+	for _, want := range []string{"-addr", "-client-id", "-redirect-uri", "-users", "-login", "-rate-limit", "-pkce", "/_fake/faults", "me_missing_login", "FAKEINTRA_"} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("help lacks %q", want)
 		}

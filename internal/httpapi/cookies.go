@@ -13,7 +13,8 @@ const (
 )
 
 // stateTTL is the lifetime of state_token: the time a user has to answer
-// the provider's consent page.
+// the provider's consent page. state_token's value is also what the
+// flow's PKCE code verifier is derived from.
 const stateTTL = 10 * time.Minute
 
 // sameSite returns the SameSite mode of a cookie. refresh_token takes the

@@ -28,7 +28,10 @@ func (s *Server) handleIntraURL() http.Handler {
 		}
 		state := randomID(32)
 		s.setCookie(w, cookieState, state, stateTTL)
-		encode(w, http.StatusOK, urlResponse{URL: s.Intra.AuthorizeURL(state)})
+		// The PKCE verifier is derived from the state, so state_token
+		// carries it too (see package intra).
+		challenge := intra.Challenge(s.Intra.Verifier(state))
+		encode(w, http.StatusOK, urlResponse{URL: s.Intra.AuthorizeURL(state, challenge)})
 		return nil
 	})
 }
@@ -63,7 +66,9 @@ func (s *Server) handleIntraCallback() http.Handler {
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), s.ProviderTimeout)
 		defer cancel()
-		id, err := s.Intra.Identify(ctx, code)
+		// This browser's flow's verifier: the provider refuses a code that
+		// was issued to another flow.
+		id, err := s.Intra.Identify(ctx, code, s.Intra.Verifier(cookie))
 		switch {
 		case errors.Is(err, intra.ErrRejected):
 			s.Logger.InfoContext(ctx, "provider rejected the code", "cause", err.Error())

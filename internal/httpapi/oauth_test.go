@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -133,13 +134,24 @@ func TestIntraURL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := url.Values{"client_id": {testClientID}, "redirect_uri": {testRedirectURI}, "response_type": {"code"}, "scope": {"public"}, "state": {state.Value}}
+	// The PKCE challenge is the S256 of a verifier of ours: 43 characters
+	// of base64url (the fake checks the verifier against it).
+	challenge := u.Query().Get("code_challenge")
+	if !regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`).MatchString(challenge) {
+		t.Errorf("code_challenge %q is no S256 challenge", challenge)
+	}
+	want := url.Values{"client_id": {testClientID}, "redirect_uri": {testRedirectURI}, "response_type": {"code"}, "scope": {"public"}, "state": {state.Value},
+		"code_challenge": {challenge}, "code_challenge_method": {"S256"}}
 	if diff := cmp.Diff(want, u.Query()); diff != "" || u.Path != "/oauth/authorize" {
 		t.Errorf("authorize URL %s (-want +got):\n%s", u, diff)
 	}
-	// Each call starts a new flow with a new state.
-	if again := e.do(t, request{method: "GET", path: "/oauth2/intra/url/"}); again.cookies[cookieState].Value == state.Value {
+	// Each call starts a new flow with a new state and a new challenge.
+	again := e.do(t, request{method: "GET", path: "/oauth2/intra/url/"})
+	if again.cookies[cookieState].Value == state.Value {
 		t.Error("two flows got the same state")
+	}
+	if strings.Contains(again.body["url"].(string), challenge) {
+		t.Error("two flows got the same code challenge")
 	}
 }
 

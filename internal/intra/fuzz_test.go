@@ -20,11 +20,11 @@ var fuzzStatuses = []int{200, 201, 204, 301, 400, 401, 403, 404, 429, 500, 502, 
 
 // FuzzIdentify has a provider answer the code exchange and /v2/me with
 // any status and body: Identify never panics, fails only with ErrRejected
-// or ErrProvider, and never puts the client secret, the code or the
-// provider's access token in its error; what it accepts is a usable
-// identity.
+// or ErrProvider, and never puts the client secret, the code, the code
+// verifier or the provider's access token in its error; what it accepts
+// is a usable identity.
 func FuzzIdentify(f *testing.F) {
-	const code = "the-authorization-code"
+	const code, verifier = "the-authorization-code", "the-code-verifier"
 	var (
 		mu                    sync.Mutex
 		tokenStatus, meStatus int
@@ -68,7 +68,7 @@ func FuzzIdentify(f *testing.F) {
 		mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		id, err := c.Identify(ctx, code)
+		id, err := c.Identify(ctx, code, verifier)
 		if err == nil {
 			if id.ID <= 0 || id.Login == "" || len(id.Login) > 64 || len(id.Email) > 254 || len(id.DisplayName) > 256 || len(id.ImageLink) > 1024 {
 				t.Fatalf("Identify accepted %+v", id)
@@ -80,7 +80,7 @@ func FuzzIdentify(f *testing.F) {
 			t.Fatalf("error %v: wraps ErrRejected %v and ErrProvider %v, want exactly one", err, rejected, failed)
 		}
 		msg := err.Error()
-		for _, secret := range []string{app.Secret, code} {
+		for _, secret := range []string{app.Secret, code, verifier} {
 			if strings.Contains(msg, secret) {
 				t.Fatalf("error %q shows a secret", msg)
 			}

@@ -2,10 +2,43 @@
 // provider: it builds the authorize URL the browser is sent to, and turns
 // the authorization code the browser brings back into the identity of the
 // provider's user. The provider's tokens go no further than this package.
+//
+// # PKCE
+//
+// A login holds the provider to PKCE (RFC 7636, as RFC 9700 §2.1.1 asks of
+// every client against code injection, its §4.5): the authorize URL
+// carries the S256 challenge of a code verifier, the code exchange the
+// verifier, and the provider redeems a code only with the verifier of the
+// request it was issued for. So a code obtained in one flow and brought to
+// the callback with another flow's state is refused as invalid_grant, and
+// cannot log the other flow's browser in as the code's user.
+//
+// The verifier is not kept anywhere: Verifier derives it from the flow's
+// state, an HMAC-SHA256 of it keyed with the client secret. The state is
+// 32 random bytes that the browser holds, for one flow, in its HttpOnly
+// state_token cookie, so the verifier is per flow and bound to that state
+// without a cookie or a server-side record of its own, and every replica
+// derives the same one. The key keeps the verifier secret although the
+// state travels in URLs. It is the client secret because every replica
+// has it and it outlives a flow (changing it fails only the flows begun
+// before); the provider, the one other holder, already sees the challenge
+// and issues the code.
+//
+// The binding is to the state, not to the browser beyond it: since the
+// callback's state must equal the cookie, someone who learns a callback
+// URL (its code and its state) before the code is redeemed can replay both
+// from a browser whose cookie they set to that state. Closing that would
+// take a cookie value that the URL does not show, such as a state that is
+// a hash of the cookie. A provider older than PKCE (Doorkeeper before
+// 5.0) ignores the challenge and the verifier; logins then work as
+// without PKCE.
 package intra
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -106,17 +139,42 @@ func newHTTPClient() *http.Client {
 	}
 }
 
+// verifierLabel separates the verifiers derived from the client secret
+// from any other use of it.
+const verifierLabel = "authd intra PKCE code_verifier v1\x00"
+
+// Verifier is the PKCE code verifier of the login flow whose state is
+// state: 43 characters of base64url, as RFC 7636 §4.1 recommends, the
+// same for the same state and client secret (see the package comment).
+func (c *Client) Verifier(state string) string {
+	m := hmac.New(sha256.New, []byte(c.secret))
+	m.Write([]byte(verifierLabel))
+	m.Write([]byte(state))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// Challenge is the S256 code challenge of verifier (RFC 7636 §4.2):
+// BASE64URL(SHA256(verifier)) without padding.
+func Challenge(verifier string) string {
+	sum := sha256.Sum256([]byte(verifier))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
 // AuthorizeURL is where the browser is sent to log in with 42, state
-// being the value the callback must bring back.
-func (c *Client) AuthorizeURL(state string) string {
+// being the value the callback must bring back and challenge the S256
+// challenge of the flow's code verifier, Challenge(c.Verifier(state)).
+func (c *Client) AuthorizeURL(state, challenge string) string {
 	q := url.Values{
-		"client_id":     {c.id},
-		"redirect_uri":  {c.redirect},
-		"response_type": {"code"},
-		"scope":         {"public"},
-		"state":         {state},
+		"client_id":             {c.id},
+		"code_challenge":        {challenge},
+		"code_challenge_method": {"S256"},
+		"redirect_uri":          {c.redirect},
+		"response_type":         {"code"},
+		"scope":                 {"public"},
+		"state":                 {state},
 	}
-	// Encode sorts by key, which is also the documented order.
+	// Encode sorts by key: the documented parameters keep their order,
+	// PKCE's come after client_id.
 	return c.base + "/oauth/authorize?" + q.Encode()
 }
 
@@ -130,15 +188,17 @@ type Identity struct {
 	ImageLink string
 }
 
-// Identify exchanges an authorization code for an access token and
-// fetches the user it belongs to. ctx bounds the whole. The error wraps
-// ErrRejected or ErrProvider and holds neither the code, the client
-// secret nor the provider's token.
-func (c *Client) Identify(ctx context.Context, code string) (Identity, error) {
+// Identify exchanges an authorization code for an access token, proving
+// with verifier, the code verifier of the flow the callback belongs to,
+// that the code was issued to that flow; then it fetches the user the
+// token belongs to. ctx bounds the whole. The error wraps ErrRejected or
+// ErrProvider and holds neither the code, the verifier, the client secret
+// nor the provider's token.
+func (c *Client) Identify(ctx context.Context, code, verifier string) (Identity, error) {
 	if code == "" {
 		return Identity{}, fmt.Errorf("%w: empty code", ErrRejected)
 	}
-	token, err := c.exchange(ctx, code)
+	token, err := c.exchange(ctx, code, verifier)
 	if err != nil {
 		return Identity{}, err
 	}
@@ -146,12 +206,13 @@ func (c *Client) Identify(ctx context.Context, code string) (Identity, error) {
 }
 
 // exchange trades the code for an access token at POST /oauth/token.
-func (c *Client) exchange(ctx context.Context, code string) (string, error) {
+func (c *Client) exchange(ctx context.Context, code, verifier string) (string, error) {
 	form := url.Values{
 		"grant_type":    {"authorization_code"},
 		"client_id":     {c.id},
 		"client_secret": {c.secret},
 		"code":          {code},
+		"code_verifier": {verifier},
 		"redirect_uri":  {c.redirect},
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/oauth/token", strings.NewReader(form.Encode()))

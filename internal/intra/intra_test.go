@@ -100,13 +100,22 @@ func (p *provider) client(redirect, secret string) *intra.Client {
 	})
 }
 
-// mustCode logs login in through the authorize URL of c, as the browser
-// would, and returns the code the provider sends back.
+// flowState is the state of the flows of mustCode.
+const flowState = "s+t/a=t&e"
+
+// mustCode logs login in through the authorize URL of c for a flow of
+// state flowState, as the browser would, and returns the code the
+// provider sends back; c.Verifier(flowState) redeems it.
 func (p *provider) mustCode(t *testing.T, c *intra.Client, login string) string {
 	t.Helper()
-	const state = "s+t/a=t&e"
+	return p.mustCodeOf(t, c, login, flowState)
+}
+
+// mustCodeOf is mustCode for a flow of the given state.
+func (p *provider) mustCodeOf(t *testing.T, c *intra.Client, login, state string) string {
+	t.Helper()
 	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := hc.Get(c.AuthorizeURL(state) + "&login=" + login + "&consent=authorize")
+	resp, err := hc.Get(c.AuthorizeURL(state, intra.Challenge(c.Verifier(state))) + "&login=" + login + "&consent=authorize")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,29 +132,30 @@ func (p *provider) mustCode(t *testing.T, c *intra.Client, login string) string 
 
 func TestAuthorizeURL(t *testing.T) {
 	t.Parallel()
+	const pkce = "&code_challenge=" + rfcChallenge + "&code_challenge_method=S256"
 	tests := []struct {
 		base, redirect, state, want string
 	}{
 		{
 			"https://api.intra.42.fr", callback, "abc",
-			"https://api.intra.42.fr/oauth/authorize?client_id=" + app.ID +
+			"https://api.intra.42.fr/oauth/authorize?client_id=" + app.ID + pkce +
 				"&redirect_uri=http%3A%2F%2F127.0.0.1%3A8000%2Foauth2%2Fintra%2Fcallback%2F&response_type=code&scope=public&state=abc",
 		},
 		{
 			"http://127.0.0.1:9042/", callback2, "a+b/c=d&e f",
-			"http://127.0.0.1:9042/oauth/authorize?client_id=" + app.ID +
+			"http://127.0.0.1:9042/oauth/authorize?client_id=" + app.ID + pkce +
 				"&redirect_uri=http%3A%2F%2Flocalhost%3A8000%2Foauth2%2Fintra%2Fcallback%2F%3Ffrom%3D42%26x%3Da+b" +
 				"&response_type=code&scope=public&state=a%2Bb%2Fc%3Dd%26e+f",
 		},
 		{
 			"", callback, "x",
-			"https://api.intra.42.fr/oauth/authorize?client_id=" + app.ID +
+			"https://api.intra.42.fr/oauth/authorize?client_id=" + app.ID + pkce +
 				"&redirect_uri=http%3A%2F%2F127.0.0.1%3A8000%2Foauth2%2Fintra%2Fcallback%2F&response_type=code&scope=public&state=x",
 		},
 	}
 	for _, tt := range tests {
 		c := intra.New(intra.Config{BaseURL: tt.base, ClientID: app.ID, ClientSecret: app.Secret, RedirectURI: tt.redirect})
-		if got := c.AuthorizeURL(tt.state); got != tt.want {
+		if got := c.AuthorizeURL(tt.state, rfcChallenge); got != tt.want {
 			t.Errorf("AuthorizeURL(%q)\n got %s\nwant %s", tt.state, got, tt.want)
 		}
 	}
@@ -165,7 +175,7 @@ func TestIdentify(t *testing.T) {
 	}
 	for _, u := range p.fake.Users() {
 		t.Run(u.Login, func(t *testing.T) {
-			got, err := c.Identify(context.Background(), p.mustCode(t, c, u.Login))
+			got, err := c.Identify(context.Background(), p.mustCode(t, c, u.Login), c.Verifier(flowState))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -192,14 +202,14 @@ func TestIdentifySendsWhatTheProviderExpects(t *testing.T) {
 	p := newProvider(t, nil)
 	c := p.client(callback2, app.Secret)
 	code := p.mustCode(t, c, "jdoe")
-	if _, err := c.Identify(context.Background(), code); err != nil {
+	if _, err := c.Identify(context.Background(), code, c.Verifier(flowState)); err != nil {
 		t.Fatal(err)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	wantForm := url.Values{
 		"grant_type": {"authorization_code"}, "client_id": {app.ID}, "client_secret": {app.Secret},
-		"code": {code}, "redirect_uri": {callback2},
+		"code": {code}, "code_verifier": {c.Verifier(flowState)}, "redirect_uri": {callback2},
 	}
 	if diff := cmp.Diff([]url.Values{wantForm}, p.forms); diff != "" {
 		t.Errorf("token form (-want +got):\n%s", diff)
@@ -218,7 +228,7 @@ func TestDefaultUserAgent(t *testing.T) {
 	t.Parallel()
 	p := newProvider(t, nil)
 	c := intra.New(intra.Config{BaseURL: p.srv.URL, ClientID: app.ID, ClientSecret: app.Secret, RedirectURI: callback})
-	if _, err := c.Identify(context.Background(), p.mustCode(t, c, "jdoe")); err != nil {
+	if _, err := c.Identify(context.Background(), p.mustCode(t, c, "jdoe"), c.Verifier(flowState)); err != nil {
 		t.Fatal(err)
 	}
 	p.mu.Lock()
@@ -232,7 +242,7 @@ func TestDefaultUserAgent(t *testing.T) {
 func (p *provider) secretsIn(code string) []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s := append([]string{app.Secret}, p.tokens...)
+	s := append([]string{app.Secret, intra.New(intra.Config{ClientSecret: app.Secret}).Verifier(flowState)}, p.tokens...)
 	if code != "" {
 		s = append(s, code)
 	}
@@ -264,7 +274,7 @@ func TestIdentifyRejected(t *testing.T) {
 		{"code reused", func(t *testing.T, p *provider) (string, *intra.Client) {
 			c := p.client(callback, app.Secret)
 			code := p.mustCode(t, c, "jdoe")
-			if _, err := c.Identify(context.Background(), code); err != nil {
+			if _, err := c.Identify(context.Background(), code, c.Verifier(flowState)); err != nil {
 				t.Fatal(err)
 			}
 			return code, c
@@ -295,7 +305,7 @@ func TestIdentifyRejected(t *testing.T) {
 				t.Parallel()
 				p := newProvider(t, func(o *fakeintra.Options) { o.TokenErrorStatus = status })
 				code, c := tt.code(t, p)
-				_, err := c.Identify(context.Background(), code)
+				_, err := c.Identify(context.Background(), code, c.Verifier(flowState))
 				if !errors.Is(err, intra.ErrRejected) || errors.Is(err, intra.ErrProvider) {
 					t.Fatalf("err %v, want ErrRejected only", err)
 				}
@@ -352,7 +362,7 @@ func TestIdentifyFaults(t *testing.T) {
 			for _, f := range tt.faults {
 				p.fake.SetFault(f.endpoint, f.fault)
 			}
-			id, err := c.Identify(context.Background(), code)
+			id, err := c.Identify(context.Background(), code, c.Verifier(flowState))
 			if !errors.Is(err, intra.ErrProvider) || errors.Is(err, intra.ErrRejected) {
 				t.Fatalf("Identify = %+v, %v; want ErrProvider only", id, err)
 			}
@@ -376,7 +386,7 @@ func TestIdentifyHang(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 			defer cancel()
 			begin := time.Now()
-			_, err := c.Identify(ctx, code)
+			_, err := c.Identify(ctx, code, c.Verifier(flowState))
 			if elapsed := time.Since(begin); elapsed > 5*time.Second {
 				t.Errorf("Identify took %v under a 200ms deadline", elapsed)
 			}
@@ -396,11 +406,11 @@ func TestIdentifyUnreachable(t *testing.T) {
 	c := intra.New(intra.Config{BaseURL: base, ClientID: app.ID, ClientSecret: app.Secret, RedirectURI: callback})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err := c.Identify(ctx, "code")
+	_, err := c.Identify(ctx, "code", "the-verifier")
 	if !errors.Is(err, intra.ErrProvider) {
 		t.Fatalf("err %v, want ErrProvider", err)
 	}
-	assertClean(t, err, []string{app.Secret})
+	assertClean(t, err, []string{app.Secret, "the-verifier"})
 }
 
 // TestIdentifyOddAnswers covers answers no fault of the fake gives.
@@ -469,7 +479,7 @@ func TestIdentifyOddAnswers(t *testing.T) {
 			srv := httptest.NewServer(mux)
 			defer srv.Close()
 			c := intra.New(intra.Config{BaseURL: srv.URL, ClientID: app.ID, ClientSecret: app.Secret, RedirectURI: callback})
-			id, err := c.Identify(context.Background(), "the-code")
+			id, err := c.Identify(context.Background(), "the-code", "the-verifier")
 			if tt.wantErr == nil {
 				if err != nil || id.ID != 1 || id.Login != "x" {
 					t.Fatalf("Identify = %+v, %v", id, err)
@@ -482,7 +492,7 @@ func TestIdentifyOddAnswers(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.wantInMessage) {
 				t.Errorf("err %q does not mention %q", err, tt.wantInMessage)
 			}
-			assertClean(t, err, []string{app.Secret, token, "the-code"})
+			assertClean(t, err, []string{app.Secret, token, "the-code", "the-verifier"})
 		})
 	}
 }
