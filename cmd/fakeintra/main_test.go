@@ -168,7 +168,7 @@ func TestRunPKCE(t *testing.T) {
 		{nil, http.StatusUnauthorized},
 		{[]string{"-pkce=false"}, http.StatusOK},
 	} {
-		base, _ := mustStart(t, append([]string{"-users", usersPath, "-rate-limit=false"}, tc.args...), noEnv)
+		base := mustStart(t, append([]string{"-users", usersPath, "-rate-limit=false"}, tc.args...), noEnv).URL
 		q := url.Values{
 			"client_id": {fakeintra.DevClientID}, "redirect_uri": {fakeintra.DevRedirectURI}, "response_type": {"code"},
 			"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"},
