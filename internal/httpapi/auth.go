@@ -117,7 +117,7 @@ func (s *Server) accountOpen(w http.ResponseWriter, r *http.Request, key string,
 	if failed {
 		d, err = s.Limiter.Allow(r.Context(), key, rate)
 	} else {
-		d, err = s.peeker.Peek(r.Context(), key, rate)
+		d, err = s.Limiter.Peek(r.Context(), key, rate)
 	}
 	if err != nil {
 		// As for the other throttles: without a working limiter the

@@ -47,9 +47,6 @@ type Deps struct {
 // Server serves the contract's endpoints.
 type Server struct {
 	Deps
-	// peeker is Limiter's check that counts nothing, for the lockout of
-	// usernames after failed logins.
-	peeker  throttle.Peeker
 	cors    map[string]bool
 	sameOri *http.CrossOriginProtection
 	handler http.Handler
@@ -67,15 +64,6 @@ func NewServer(d Deps) http.Handler {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{Deps: d, cors: make(map[string]bool)}
-	if d.Config.Lockout.N > 0 {
-		// Every limiter of the throttle package peeks; one that does not
-		// would be a bug of the caller's.
-		p, ok := d.Limiter.(throttle.Peeker)
-		if !ok {
-			panic(fmt.Sprintf("httpapi: the limiter %T cannot peek, which the login lockout needs", d.Limiter))
-		}
-		s.peeker = p
-	}
 	s.sameOri = http.NewCrossOriginProtection()
 	for _, o := range d.Config.CORSOrigins {
 		s.cors[o] = true

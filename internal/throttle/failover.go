@@ -2,8 +2,6 @@ package throttle
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -34,10 +32,7 @@ type FailoverOptions struct {
 	RetryEvery time.Duration    // 0: 5 seconds
 }
 
-var (
-	_ Limiter = (*Failover)(nil)
-	_ Peeker  = (*Failover)(nil)
-)
+var _ Limiter = (*Failover)(nil)
 
 // NewFailover returns a Limiter using primary, and fallback while primary fails.
 func NewFailover(primary, fallback Limiter, opts FailoverOptions) *Failover {
@@ -70,13 +65,12 @@ func (f *Failover) Allow(ctx context.Context, key string, rate Rate) (Decision, 
 	return f.fallback.Allow(ctx, key, rate)
 }
 
-// Peek implements Peeker, asking the primary or, while it fails, the
+// Peek implements Limiter, asking the primary or, while it fails, the
 // fallback, as Allow does; a failing Peek of the primary degrades as a
-// failing Allow does. It returns an error when the limiter it asks cannot
-// peek, or when the fallback fails.
+// failing Allow does. It returns an error only when the fallback does.
 func (f *Failover) Peek(ctx context.Context, key string, rate Rate) (Decision, error) {
 	if f.usePrimary() {
-		d, err := peek(ctx, f.primary, key, rate)
+		d, err := f.primary.Peek(ctx, key, rate)
 		if err == nil {
 			f.recovered()
 			return d, nil
@@ -84,23 +78,9 @@ func (f *Failover) Peek(ctx context.Context, key string, rate Rate) (Decision, e
 		if ctx.Err() != nil {
 			return Decision{}, ctx.Err()
 		}
-		if errors.Is(err, errCannotPeek) {
-			return Decision{}, err
-		}
 		f.failed(err)
 	}
-	return peek(ctx, f.fallback, key, rate)
-}
-
-// errCannotPeek is the error of Peek on a Limiter that is not a Peeker.
-var errCannotPeek = errors.New("throttle: the limiter cannot peek")
-
-func peek(ctx context.Context, l Limiter, key string, rate Rate) (Decision, error) {
-	p, ok := l.(Peeker)
-	if !ok {
-		return Decision{}, fmt.Errorf("%w: %T", errCannotPeek, l)
-	}
-	return p.Peek(ctx, key, rate)
+	return f.fallback.Peek(ctx, key, rate)
 }
 
 // Degraded reports whether requests are counted by the fallback.

@@ -38,7 +38,7 @@ func (s *switchable) Peek(ctx context.Context, key string, r Rate) (Decision, er
 	if down {
 		return Decision{}, errors.New("connection refused")
 	}
-	return s.inner.(Peeker).Peek(ctx, key, r)
+	return s.inner.Peek(ctx, key, r)
 }
 
 func (s *switchable) set(down bool) {

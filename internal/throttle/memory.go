@@ -58,10 +58,7 @@ type Memory struct {
 	shards []shard
 }
 
-var (
-	_ Limiter = (*Memory)(nil)
-	_ Peeker  = (*Memory)(nil)
-)
+var _ Limiter = (*Memory)(nil)
 
 // NewMemory returns an empty in-process limiter.
 func NewMemory(opts MemoryOptions) *Memory {

@@ -9,7 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-func mustPeek(t testing.TB, p Peeker, key string, r Rate) Decision {
+func mustPeek(t testing.TB, p Limiter, key string, r Rate) Decision {
 	t.Helper()
 	d, err := p.Peek(context.Background(), key, r)
 	if err != nil {
@@ -100,9 +100,6 @@ func TestMemoryPeekForetellsAllow(t *testing.T) {
 	}
 }
 
-// peekless is a Limiter that is not a Peeker.
-type peekless struct{ Limiter }
-
 func TestFailoverPeek(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -124,13 +121,5 @@ func TestFailoverPeek(t *testing.T) {
 	}
 	if !f.Degraded() {
 		t.Error("a failing Peek of the primary did not degrade")
-	}
-
-	g := NewFailover(peekless{NewMemory(MemoryOptions{})}, fallback, FailoverOptions{})
-	if d, err := g.Peek(ctx, "k", r); err == nil {
-		t.Errorf("Peek with a primary that cannot peek = %+v, want an error", d)
-	}
-	if g.Degraded() {
-		t.Error("a primary that cannot peek is not a failing one")
 	}
 }

@@ -9,9 +9,10 @@
 // is <= now - duration). A refused request gets the time until the oldest
 // counted request leaves.
 //
-// Limiter is the interface the HTTP layer uses, and Peeker the check that
-// counts nothing; Memory is the in-process implementation of both.
-// Proxies decides who a request is counted against.
+// Limiter is the interface the HTTP layer uses: Allow, which counts, and
+// Peek, the check that counts nothing. Memory is its in-process
+// implementation, Failover the one that falls back to Memory while a
+// shared store fails. Proxies decides who a request is counted against.
 package throttle
 
 import (
@@ -99,18 +100,17 @@ type Decision struct {
 // it cannot decide, and the request should then be refused.
 type Limiter interface {
 	Allow(ctx context.Context, key string, rate Rate) (Decision, error)
-}
 
-// Peeker is implemented by a Limiter that can also tell what Allow would
-// decide for key at rate, without counting anything: Allowed when fewer
-// than N accepted requests lie in the window, with Remaining the requests
-// the window still accepts; else RetryAfter, the time until the oldest
-// counted request leaves. It answers for a key that was never counted as
-// Allow would, and does not start tracking it.
-//
-// A check that must not use up the rate itself (is an account locked by
-// its failed logins?) peeks; the failures alone are counted with Allow.
-type Peeker interface {
+	// Peek tells what Allow would decide for key at rate, without counting
+	// anything: Allowed when fewer than N accepted requests lie in the
+	// window, with Remaining the requests the window still accepts; else
+	// RetryAfter, the time until the oldest counted request leaves. It
+	// answers for a key that was never counted as Allow would, and does
+	// not start tracking it. It fails when Allow would.
+	//
+	// A check that must not use up the rate itself (is an account locked
+	// by its failed logins?) peeks; the failures alone are counted with
+	// Allow.
 	Peek(ctx context.Context, key string, rate Rate) (Decision, error)
 }
 

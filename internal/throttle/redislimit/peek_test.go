@@ -13,7 +13,7 @@ import (
 	"authd/internal/throttle"
 )
 
-func mustPeek(tb testing.TB, p throttle.Peeker, key string, r throttle.Rate) throttle.Decision {
+func mustPeek(tb testing.TB, p throttle.Limiter, key string, r throttle.Rate) throttle.Decision {
 	tb.Helper()
 	d, err := p.Peek(context.Background(), key, r)
 	if err != nil {

@@ -76,10 +76,7 @@ type Limiter struct {
 	peek   *redis.Script
 }
 
-var (
-	_ throttle.Limiter = (*Limiter)(nil)
-	_ throttle.Peeker  = (*Limiter)(nil)
-)
+var _ throttle.Limiter = (*Limiter)(nil)
 
 // New returns a Limiter that keeps its logs in the Redis server (or
 // cluster) of client. The client stays the caller's to close.
