@@ -130,7 +130,9 @@ func refused(retry time.Duration) throttle.Decision {
 	return throttle.Decision{RetryAfter: retry}
 }
 
-func TestAllowExactness(t *testing.T) {
+// TestConformance runs the suite every Limiter passes, plus a case of the
+// Redis limiter's own: it keeps microseconds.
+func TestConformance(t *testing.T) {
 	t.Parallel()
 	us := time.Microsecond
 	limitertest.Run(t, func(t *testing.T, now func() time.Time) throttle.Limiter {
@@ -140,8 +142,10 @@ func TestAllowExactness(t *testing.T) {
 		Name: "times are kept to the microsecond",
 		Rate: throttle.Rate{N: 1, Period: time.Minute},
 		Steps: []limitertest.Step{
-			{At: 999 * time.Nanosecond, Want: limitertest.Allowed(0)}, // t0
-			{At: 60*time.Second - 1, Want: limitertest.Refused(us)},   // t0+60s-1µs
+			{At: 999 * time.Nanosecond, Want: limitertest.Allowed(0)},            // t0
+			{At: 60*time.Second - 1, Want: limitertest.Refused(us)},              // t0+60s-1µs
+			{At: 60*time.Second - 1, Peek: true, Want: limitertest.Refused(us)},  // t0+60s-1µs
+			{At: 60*time.Second + 999, Peek: true, Want: limitertest.Allowed(1)}, // t0+60s
 			{At: 60 * time.Second, Want: limitertest.Allowed(0)},
 		},
 	})
