@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"authd/internal/clock"
 )
 
 // switchable is a primary that fails while down is set.
@@ -49,13 +51,12 @@ func (s *switchable) set(down bool) {
 
 func TestFailoverDegradesAndReturns(t *testing.T) {
 	t.Parallel()
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	clock := func() time.Time { return now }
+	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	var logs bytes.Buffer
-	primary := &switchable{inner: NewMemory(MemoryOptions{Now: clock})}
-	fallback := NewMemory(MemoryOptions{Now: clock})
+	primary := &switchable{inner: NewMemory(MemoryOptions{Now: clk.Now})}
+	fallback := NewMemory(MemoryOptions{Now: clk.Now})
 	f := NewFailover(primary, fallback, FailoverOptions{
-		Logger: slog.New(slog.NewTextHandler(&logs, nil)), Now: clock, RetryEvery: 5 * time.Second,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)), Now: clk.Now, RetryEvery: 5 * time.Second,
 	})
 	ctx := context.Background()
 	rate := Rate{N: 2, Period: time.Minute}
@@ -87,7 +88,7 @@ func TestFailoverDegradesAndReturns(t *testing.T) {
 		t.Errorf("degradation logged %d times, want once:\n%s", n, logs.String())
 	}
 	primary.set(false)
-	now = now.Add(5 * time.Second)
+	clk.Advance(5 * time.Second)
 	if allow() {
 		t.Error("back on the primary its counter (2 of 2) must refuse")
 	}

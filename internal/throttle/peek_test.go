@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"authd/internal/clock"
 )
 
 func mustPeek(t testing.TB, l Limiter, key string, r Rate) Decision {
@@ -20,7 +22,7 @@ func mustPeek(t testing.TB, l Limiter, key string, r Rate) Decision {
 // decides is checked by limitertest.
 func TestMemoryPeekTracksNothing(t *testing.T) {
 	t.Parallel()
-	c := newClock()
+	c := clock.NewFake(t0)
 	m := NewMemory(MemoryOptions{Now: c.Now})
 	r := Rate{3, 10 * time.Second}
 	mustPeek(t, m, "k", r)
@@ -28,17 +30,17 @@ func TestMemoryPeekTracksNothing(t *testing.T) {
 		t.Errorf("Peek of an unknown key made Len() = %d, want 0", n)
 	}
 	for i := range 4 {
-		c.Set(time.Duration(i) * time.Second)
+		c.Set(t0.Add(time.Duration(i) * time.Second))
 		mustPeek(t, m, "k", r)
 		mustAllow(t, m, "k", r)
 	}
-	c.Set(10 * time.Second)
+	c.Set(t0.Add(10 * time.Second))
 	mustPeek(t, m, "k", r)
 	if n := m.Len(); n != 1 {
 		t.Fatalf("Len() = %d with one request in the window, want 1", n)
 	}
 	// Once every request has left the window, Peek forgets the key.
-	c.Set(12 * time.Second)
+	c.Set(t0.Add(12 * time.Second))
 	if d := mustPeek(t, m, "k", r); d != allowed(3) {
 		t.Errorf("Peek once all left = %+v, want %+v", d, allowed(3))
 	}
@@ -49,11 +51,10 @@ func TestMemoryPeekTracksNothing(t *testing.T) {
 
 func TestFailoverPeek(t *testing.T) {
 	t.Parallel()
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	clock := func() time.Time { return now }
-	primary := &switchable{inner: NewMemory(MemoryOptions{Now: clock})}
-	fallback := NewMemory(MemoryOptions{Now: clock})
-	f := NewFailover(primary, fallback, FailoverOptions{Now: clock})
+	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	primary := &switchable{inner: NewMemory(MemoryOptions{Now: clk.Now})}
+	fallback := NewMemory(MemoryOptions{Now: clk.Now})
+	f := NewFailover(primary, fallback, FailoverOptions{Now: clk.Now})
 	ctx := context.Background()
 	r := Rate{N: 1, Period: time.Minute}
 	if _, err := f.Allow(ctx, "k", r); err != nil {

@@ -33,12 +33,12 @@ func TestPeekOnlyReads(t *testing.T) {
 		t.Errorf("Peek of an unknown key created it")
 	}
 	for i := range 4 {
-		f.clock.Set(time.Duration(i) * time.Second)
+		f.clock.Set(t0.Add(time.Duration(i) * time.Second))
 		mustPeek(t, f, "k", r)
 		mustAllow(t, f, "k", r)
 	}
 	ttl := f.client.PTTL(ctx, f.prefix+"k").Val()
-	f.clock.Set(10 * time.Second)
+	f.clock.Set(t0.Add(10 * time.Second))
 	mustPeek(t, f, "k", r)
 	// The log is only read: Peek removes nothing and keeps the expiry.
 	if n := f.client.ZCard(ctx, f.prefix+"k").Val(); n != 3 {
