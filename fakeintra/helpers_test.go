@@ -1,7 +1,6 @@
 package fakeintra_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -170,14 +169,4 @@ func getMe(s http.Handler, token string) *httptest.ResponseRecorder {
 	r.Header.Set("Authorization", "Bearer "+token)
 	r.Header.Set("User-Agent", userAgent)
 	return serve(s, r)
-}
-
-// compact is doc without insignificant space.
-func compact(t testing.TB, doc []byte) string {
-	t.Helper()
-	var b bytes.Buffer
-	if err := json.Compact(&b, doc); err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -68,13 +69,16 @@ func TestFailoverDegradesAndReturns(t *testing.T) {
 		}
 		return d.Allowed
 	}
-	if !allow() || !allow() || allow() {
-		t.Fatal("primary up: want 2 accepted then refused")
+	// twoThenRefused is what three requests at the rate get from a fresh
+	// counter.
+	twoThenRefused := []bool{true, true, false}
+	if got := []bool{allow(), allow(), allow()}; !slices.Equal(got, twoThenRefused) {
+		t.Fatalf("primary up: three requests accepted %v, want %v", got, twoThenRefused)
 	}
 	primary.set(true)
 	// The fallback has its own, fresh counters: it throttles on its own.
-	if !allow() || !allow() || allow() {
-		t.Fatal("primary down: want the fallback's 2 accepted then refused")
+	if got := []bool{allow(), allow(), allow()}; !slices.Equal(got, twoThenRefused) {
+		t.Fatalf("primary down: the fallback accepted %v, want %v", got, twoThenRefused)
 	}
 	if !f.Degraded() {
 		t.Error("Degraded() = false while the primary is down")

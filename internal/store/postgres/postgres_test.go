@@ -31,18 +31,6 @@ func adminURL(t *testing.T) string {
 	return testservice.PostgresURL(t)
 }
 
-// probe reports whether a server answers at the URL within 3 seconds.
-func probe(u string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, u)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(ctx)
-	return conn.Ping(ctx)
-}
-
 // mustCreateDatabase creates an empty database that is dropped when the
 // test ends, and returns its URL.
 func mustCreateDatabase(t *testing.T) string {
