@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"authd/fakeintra"
+	"authd/internal/clock"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/intra/golden")
@@ -31,46 +32,46 @@ func TestGolden(t *testing.T) {
 	tests := []struct {
 		name string
 		// run makes the call whose answer is kept.
-		run func(t *testing.T, s *fakeintra.Server, clk *clock) *httptest.ResponseRecorder
+		run func(t *testing.T, s *fakeintra.Server, clk *clock.Fake) *httptest.ResponseRecorder
 	}{
-		{"token_success", func(t *testing.T, s *fakeintra.Server, _ *clock) *httptest.ResponseRecorder {
+		{"token_success", func(t *testing.T, s *fakeintra.Server, _ *clock.Fake) *httptest.ResponseRecorder {
 			return postToken(s, exchangeForm(mustCode(t, s, "jdoe")))
 		}},
-		{"token_client_credentials", func(t *testing.T, s *fakeintra.Server, _ *clock) *httptest.ResponseRecorder {
+		{"token_client_credentials", func(t *testing.T, s *fakeintra.Server, _ *clock.Fake) *httptest.ResponseRecorder {
 			return postToken(s, url.Values{"grant_type": {"client_credentials"}, "client_id": {app.ID}, "client_secret": {app.Secret}})
 		}},
-		{"token_invalid_grant", func(t *testing.T, s *fakeintra.Server, _ *clock) *httptest.ResponseRecorder {
+		{"token_invalid_grant", func(t *testing.T, s *fakeintra.Server, _ *clock.Fake) *httptest.ResponseRecorder {
 			return postToken(s, exchangeForm("reused-or-unknown"))
 		}},
-		{"token_invalid_client", func(t *testing.T, s *fakeintra.Server, _ *clock) *httptest.ResponseRecorder {
+		{"token_invalid_client", func(t *testing.T, s *fakeintra.Server, _ *clock.Fake) *httptest.ResponseRecorder {
 			f := exchangeForm(mustCode(t, s, "jdoe"))
 			f.Set("client_secret", "wrong")
 			return postToken(s, f)
 		}},
-		{"token_invalid_request", func(t *testing.T, s *fakeintra.Server, _ *clock) *httptest.ResponseRecorder {
+		{"token_invalid_request", func(t *testing.T, s *fakeintra.Server, _ *clock.Fake) *httptest.ResponseRecorder {
 			f := exchangeForm(mustCode(t, s, "jdoe"))
 			f.Del("redirect_uri")
 			return postToken(s, f)
 		}},
-		{"token_unsupported_grant_type", func(t *testing.T, s *fakeintra.Server, _ *clock) *httptest.ResponseRecorder {
+		{"token_unsupported_grant_type", func(t *testing.T, s *fakeintra.Server, _ *clock.Fake) *httptest.ResponseRecorder {
 			f := exchangeForm(mustCode(t, s, "jdoe"))
 			f.Set("grant_type", "password")
 			return postToken(s, f)
 		}},
-		{"token_rate_limited", func(t *testing.T, s *fakeintra.Server, _ *clock) *httptest.ResponseRecorder {
+		{"token_rate_limited", func(t *testing.T, s *fakeintra.Server, _ *clock.Fake) *httptest.ResponseRecorder {
 			s.SetFault(fakeintra.Token, fakeintra.Fault{Kind: fakeintra.RateLimited})
 			return postToken(s, exchangeForm("any"))
 		}},
-		{"token_pkce_missing_verifier", func(t *testing.T, s *fakeintra.Server, _ *clock) *httptest.ResponseRecorder {
+		{"token_pkce_missing_verifier", func(t *testing.T, s *fakeintra.Server, _ *clock.Fake) *httptest.ResponseRecorder {
 			return postToken(s, exchangeForm(mustPKCECode(t, s, rfcChallenge, "S256")))
 		}},
-		{"token_pkce_wrong_verifier", func(t *testing.T, s *fakeintra.Server, _ *clock) *httptest.ResponseRecorder {
+		{"token_pkce_wrong_verifier", func(t *testing.T, s *fakeintra.Server, _ *clock.Fake) *httptest.ResponseRecorder {
 			return postToken(s, withVerifier(mustPKCECode(t, s, rfcChallenge, "S256"), "the-verifier-of-another-flow"))
 		}},
-		{"token_refresh_without_client_authentication", func(t *testing.T, s *fakeintra.Server, _ *clock) *httptest.ResponseRecorder {
+		{"token_refresh_without_client_authentication", func(t *testing.T, s *fakeintra.Server, _ *clock.Fake) *httptest.ResponseRecorder {
 			return postToken(s, refreshForm(mustToken(t, s, "jdoe").RefreshToken, "", ""))
 		}},
-		{"token_refresh_used_wrong_secret", func(t *testing.T, s *fakeintra.Server, clk *clock) *httptest.ResponseRecorder {
+		{"token_refresh_used_wrong_secret", func(t *testing.T, s *fakeintra.Server, clk *clock.Fake) *httptest.ResponseRecorder {
 			rt := mustToken(t, s, "jdoe").RefreshToken
 			if w := postToken(s, refreshForm(rt, app.ID, app.Secret)); w.Code != http.StatusOK {
 				t.Fatalf("first refresh: %d %s", w.Code, w.Body)
@@ -78,37 +79,37 @@ func TestGolden(t *testing.T) {
 			clk.Advance(time.Second) // past the secondly limit
 			return postToken(s, refreshForm(rt, app.ID, "wrong"))
 		}},
-		{"me_jdoe", func(t *testing.T, s *fakeintra.Server, _ *clock) *httptest.ResponseRecorder {
+		{"me_jdoe", func(t *testing.T, s *fakeintra.Server, _ *clock.Fake) *httptest.ResponseRecorder {
 			return getMe(s, mustToken(t, s, "jdoe").AccessToken)
 		}},
-		{"me_tnguyen", func(t *testing.T, s *fakeintra.Server, _ *clock) *httptest.ResponseRecorder {
+		{"me_tnguyen", func(t *testing.T, s *fakeintra.Server, _ *clock.Fake) *httptest.ResponseRecorder {
 			return getMe(s, mustToken(t, s, "tnguyen").AccessToken)
 		}},
-		{"me_invalid_token", func(t *testing.T, s *fakeintra.Server, _ *clock) *httptest.ResponseRecorder {
+		{"me_invalid_token", func(t *testing.T, s *fakeintra.Server, _ *clock.Fake) *httptest.ResponseRecorder {
 			return getMe(s, "unknown")
 		}},
-		{"me_expired_token", func(t *testing.T, s *fakeintra.Server, clk *clock) *httptest.ResponseRecorder {
+		{"me_expired_token", func(t *testing.T, s *fakeintra.Server, clk *clock.Fake) *httptest.ResponseRecorder {
 			tok := mustToken(t, s, "jdoe").AccessToken
 			clk.Advance(3 * time.Hour)
 			return getMe(s, tok)
 		}},
-		{"me_no_user_agent", func(t *testing.T, s *fakeintra.Server, _ *clock) *httptest.ResponseRecorder {
+		{"me_no_user_agent", func(t *testing.T, s *fakeintra.Server, _ *clock.Fake) *httptest.ResponseRecorder {
 			return serve(s, meRequestNoUA(mustToken(t, s, "jdoe").AccessToken))
 		}},
-		{"token_info", func(t *testing.T, s *fakeintra.Server, clk *clock) *httptest.ResponseRecorder {
+		{"token_info", func(t *testing.T, s *fakeintra.Server, clk *clock.Fake) *httptest.ResponseRecorder {
 			tok := mustToken(t, s, "jdoe").AccessToken
 			clk.Advance(26 * time.Second)
 			r := httptest.NewRequest("GET", "/oauth/token/info", nil)
 			r.Header.Set("Authorization", "Bearer "+tok)
 			return serve(s, r)
 		}},
-		{"authorize_denied", func(t *testing.T, s *fakeintra.Server, _ *clock) *httptest.ResponseRecorder {
+		{"authorize_denied", func(t *testing.T, s *fakeintra.Server, _ *clock.Fake) *httptest.ResponseRecorder {
 			return getAuthorize(s, authorizeQuery("consent", "cancel"))
 		}},
-		{"authorize_invalid_code_challenge_method", func(t *testing.T, s *fakeintra.Server, _ *clock) *httptest.ResponseRecorder {
+		{"authorize_invalid_code_challenge_method", func(t *testing.T, s *fakeintra.Server, _ *clock.Fake) *httptest.ResponseRecorder {
 			return getAuthorize(s, authorizeQuery("code_challenge", rfcChallenge, "code_challenge_method", "MD5"))
 		}},
-		{"authorize_bad_redirect_uri", func(t *testing.T, s *fakeintra.Server, _ *clock) *httptest.ResponseRecorder {
+		{"authorize_bad_redirect_uri", func(t *testing.T, s *fakeintra.Server, _ *clock.Fake) *httptest.ResponseRecorder {
 			return getAuthorize(s, authorizeQuery("redirect_uri", "https://evil.example/"))
 		}},
 	}

@@ -1,18 +1,17 @@
 package fakeintra_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"authd/fakeintra"
+	"authd/internal/clock"
 )
 
 const (
@@ -39,24 +38,6 @@ var (
 	start = time.Unix(1698230661, 0).UTC()
 )
 
-// clock is a settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 func mustUsers(t testing.TB) []fakeintra.User {
 	t.Helper()
 	users, err := fakeintra.LoadUsers(usersPath)
@@ -68,9 +49,9 @@ func mustUsers(t testing.TB) []fakeintra.User {
 
 // newFake returns a fake with app and otherApp, the fixture users and a
 // clock at start; edit adjusts its options.
-func newFake(t testing.TB, edit func(*fakeintra.Options)) (*fakeintra.Server, *clock) {
+func newFake(t testing.TB, edit func(*fakeintra.Options)) (*fakeintra.Server, *clock.Fake) {
 	t.Helper()
-	clk := &clock{t: start}
+	clk := clock.NewFake(start)
 	opts := fakeintra.Options{
 		Clients: []fakeintra.Client{app, otherApp},
 		Users:   mustUsers(t),
@@ -188,14 +169,4 @@ func getMe(s http.Handler, token string) *httptest.ResponseRecorder {
 	r.Header.Set("Authorization", "Bearer "+token)
 	r.Header.Set("User-Agent", userAgent)
 	return serve(s, r)
-}
-
-// compact is doc without insignificant space.
-func compact(t testing.TB, doc []byte) string {
-	t.Helper()
-	var b bytes.Buffer
-	if err := json.Compact(&b, doc); err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
 }

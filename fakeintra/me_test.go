@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"authd/fakeintra"
+	"authd/internal/clock"
 )
 
 func TestMe(t *testing.T) {
@@ -37,46 +38,46 @@ func TestMeRefused(t *testing.T) {
 	)
 	tests := []struct {
 		name       string
-		request    func(t *testing.T, s *fakeintra.Server, clk *clock) *http.Request
+		request    func(t *testing.T, s *fakeintra.Server, clk *clock.Fake) *http.Request
 		wantStatus int
 		wantAuth   string
 	}{
-		{"no authorization", func(*testing.T, *fakeintra.Server, *clock) *http.Request {
+		{"no authorization", func(*testing.T, *fakeintra.Server, *clock.Fake) *http.Request {
 			return meRequest("")
 		}, http.StatusUnauthorized, invalid},
-		{"unknown token", func(*testing.T, *fakeintra.Server, *clock) *http.Request {
+		{"unknown token", func(*testing.T, *fakeintra.Server, *clock.Fake) *http.Request {
 			return meRequest("Bearer 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
 		}, http.StatusUnauthorized, invalid},
-		{"basic scheme", func(t *testing.T, s *fakeintra.Server, _ *clock) *http.Request {
+		{"basic scheme", func(t *testing.T, s *fakeintra.Server, _ *clock.Fake) *http.Request {
 			return meRequest("Basic " + mustToken(t, s, "jdoe").AccessToken)
 		}, http.StatusUnauthorized, invalid},
-		{"refresh token as access token", func(t *testing.T, s *fakeintra.Server, _ *clock) *http.Request {
+		{"refresh token as access token", func(t *testing.T, s *fakeintra.Server, _ *clock.Fake) *http.Request {
 			return meRequest("Bearer " + mustToken(t, s, "jdoe").RefreshToken)
 		}, http.StatusUnauthorized, invalid},
-		{"expired", func(t *testing.T, s *fakeintra.Server, clk *clock) *http.Request {
+		{"expired", func(t *testing.T, s *fakeintra.Server, clk *clock.Fake) *http.Request {
 			r := meRequest("Bearer " + mustToken(t, s, "jdoe").AccessToken)
 			clk.Advance(fakeintra.TokenTTL + time.Second)
 			return r
 		}, http.StatusUnauthorized, expired},
-		{"at the end of its life", func(t *testing.T, s *fakeintra.Server, clk *clock) *http.Request {
+		{"at the end of its life", func(t *testing.T, s *fakeintra.Server, clk *clock.Fake) *http.Request {
 			r := meRequest("Bearer " + mustToken(t, s, "jdoe").AccessToken)
 			clk.Advance(fakeintra.TokenTTL)
 			return r
 		}, http.StatusOK, ""},
-		{"lower-case scheme", func(t *testing.T, s *fakeintra.Server, _ *clock) *http.Request {
+		{"lower-case scheme", func(t *testing.T, s *fakeintra.Server, _ *clock.Fake) *http.Request {
 			return meRequest("bearer " + mustToken(t, s, "jdoe").AccessToken)
 		}, http.StatusOK, ""},
-		{"access_token parameter", func(t *testing.T, s *fakeintra.Server, _ *clock) *http.Request {
+		{"access_token parameter", func(t *testing.T, s *fakeintra.Server, _ *clock.Fake) *http.Request {
 			r := meRequest("")
 			r.URL.RawQuery = "access_token=" + mustToken(t, s, "jdoe").AccessToken
 			return r
 		}, http.StatusOK, ""},
-		{"no user agent", func(t *testing.T, s *fakeintra.Server, _ *clock) *http.Request {
+		{"no user agent", func(t *testing.T, s *fakeintra.Server, _ *clock.Fake) *http.Request {
 			r := meRequest("Bearer " + mustToken(t, s, "jdoe").AccessToken)
 			r.Header.Del("User-Agent")
 			return r
 		}, http.StatusForbidden, ""},
-		{"no user agent, no token", func(t *testing.T, s *fakeintra.Server, _ *clock) *http.Request {
+		{"no user agent, no token", func(t *testing.T, s *fakeintra.Server, _ *clock.Fake) *http.Request {
 			r := meRequest("")
 			r.Header.Del("User-Agent")
 			return r

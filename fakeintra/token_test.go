@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"authd/fakeintra"
+	"authd/internal/clock"
 )
 
 var hex64 = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -168,75 +169,75 @@ func TestTokenErrors(t *testing.T) {
 	tests := []struct {
 		name string
 		// prepare returns the request's form, given a fake and its clock.
-		prepare  func(t *testing.T, s *fakeintra.Server, clk *clock) url.Values
+		prepare  func(t *testing.T, s *fakeintra.Server, clk *clock.Fake) url.Values
 		wantErr  string
 		wantDesc string
 	}{
-		{"code reused", func(t *testing.T, s *fakeintra.Server, _ *clock) url.Values {
+		{"code reused", func(t *testing.T, s *fakeintra.Server, _ *clock.Fake) url.Values {
 			f := exchangeForm(mustCode(t, s, "jdoe"))
 			if w := postToken(s, f); w.Code != http.StatusOK {
 				t.Fatalf("first use: status %d", w.Code)
 			}
 			return f
 		}, "invalid_grant", invalidGrant},
-		{"redirect uri mismatch", func(t *testing.T, s *fakeintra.Server, _ *clock) url.Values {
+		{"redirect uri mismatch", func(t *testing.T, s *fakeintra.Server, _ *clock.Fake) url.Values {
 			f := exchangeForm(mustCode(t, s, "jdoe"))
 			f.Set("redirect_uri", callbackAlt)
 			return f
 		}, "invalid_grant", invalidGrant},
-		{"redirect uri with a trailing difference", func(t *testing.T, s *fakeintra.Server, _ *clock) url.Values {
+		{"redirect uri with a trailing difference", func(t *testing.T, s *fakeintra.Server, _ *clock.Fake) url.Values {
 			f := exchangeForm(mustCode(t, s, "jdoe"))
 			f.Set("redirect_uri", strings.TrimSuffix(callback, "/"))
 			return f
 		}, "invalid_grant", invalidGrant},
-		{"code expired", func(t *testing.T, s *fakeintra.Server, clk *clock) url.Values {
+		{"code expired", func(t *testing.T, s *fakeintra.Server, clk *clock.Fake) url.Values {
 			f := exchangeForm(mustCode(t, s, "jdoe"))
 			clk.Advance(fakeintra.CodeTTL + time.Second)
 			return f
 		}, "invalid_grant", invalidGrant},
-		{"code of another client", func(t *testing.T, s *fakeintra.Server, _ *clock) url.Values {
+		{"code of another client", func(t *testing.T, s *fakeintra.Server, _ *clock.Fake) url.Values {
 			q := authorizeQuery("client_id", otherApp.ID, "redirect_uri", otherApp.RedirectURIs[0], "login", "jdoe", "consent", "authorize")
 			code := mustLocation(t, getAuthorize(s, q)).Query().Get("code")
 			return exchangeForm(code)
 		}, "invalid_grant", invalidGrant},
-		{"unknown code", func(*testing.T, *fakeintra.Server, *clock) url.Values {
+		{"unknown code", func(*testing.T, *fakeintra.Server, *clock.Fake) url.Values {
 			return exchangeForm(strings.Repeat("ab", 32))
 		}, "invalid_grant", invalidGrant},
-		{"no code", func(*testing.T, *fakeintra.Server, *clock) url.Values {
+		{"no code", func(*testing.T, *fakeintra.Server, *clock.Fake) url.Values {
 			f := exchangeForm("")
 			f.Del("code")
 			return f
 		}, "invalid_grant", invalidGrant},
-		{"no redirect uri", func(t *testing.T, s *fakeintra.Server, _ *clock) url.Values {
+		{"no redirect uri", func(t *testing.T, s *fakeintra.Server, _ *clock.Fake) url.Values {
 			f := exchangeForm(mustCode(t, s, "jdoe"))
 			f.Del("redirect_uri")
 			return f
 		}, "invalid_request", invalidReq},
-		{"wrong secret", func(t *testing.T, s *fakeintra.Server, _ *clock) url.Values {
+		{"wrong secret", func(t *testing.T, s *fakeintra.Server, _ *clock.Fake) url.Values {
 			f := exchangeForm(mustCode(t, s, "jdoe"))
 			f.Set("client_secret", app.Secret+"x")
 			return f
 		}, "invalid_client", invalidClient},
-		{"no client authentication", func(t *testing.T, s *fakeintra.Server, _ *clock) url.Values {
+		{"no client authentication", func(t *testing.T, s *fakeintra.Server, _ *clock.Fake) url.Values {
 			f := exchangeForm(mustCode(t, s, "jdoe"))
 			f.Del("client_id")
 			f.Del("client_secret")
 			return f
 		}, "invalid_client", invalidClient},
-		{"unknown grant type", func(t *testing.T, s *fakeintra.Server, _ *clock) url.Values {
+		{"unknown grant type", func(t *testing.T, s *fakeintra.Server, _ *clock.Fake) url.Values {
 			f := exchangeForm(mustCode(t, s, "jdoe"))
 			f.Set("grant_type", "password")
 			return f
 		}, "unsupported_grant_type", badGrantType},
-		{"no grant type", func(t *testing.T, s *fakeintra.Server, _ *clock) url.Values {
+		{"no grant type", func(t *testing.T, s *fakeintra.Server, _ *clock.Fake) url.Values {
 			f := exchangeForm(mustCode(t, s, "jdoe"))
 			f.Del("grant_type")
 			return f
 		}, "invalid_request", invalidReq},
-		{"bad refresh token", func(*testing.T, *fakeintra.Server, *clock) url.Values {
+		{"bad refresh token", func(*testing.T, *fakeintra.Server, *clock.Fake) url.Values {
 			return url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"nope"}, "client_id": {app.ID}, "client_secret": {app.Secret}}
 		}, "invalid_grant", invalidGrant},
-		{"client credentials with an unknown scope", func(*testing.T, *fakeintra.Server, *clock) url.Values {
+		{"client credentials with an unknown scope", func(*testing.T, *fakeintra.Server, *clock.Fake) url.Values {
 			return url.Values{"grant_type": {"client_credentials"}, "scope": {"root"}, "client_id": {app.ID}, "client_secret": {app.Secret}}
 		}, "invalid_scope", "The requested scope is invalid, unknown, or malformed."},
 	}

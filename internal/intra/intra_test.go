@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"authd/fakeintra"
+	"authd/internal/clock"
 	"authd/internal/intra"
 )
 
@@ -350,9 +351,9 @@ func TestIdentifyFaults(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			clk := time.Unix(1698230661, 0)
+			clk := clock.NewFake(time.Unix(1698230661, 0))
 			p := newProvider(t, func(o *fakeintra.Options) {
-				o.Now = func() time.Time { return clk }
+				o.Now = clk.Now
 				if tt.opts != nil {
 					tt.opts(o)
 				}

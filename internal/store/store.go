@@ -1,6 +1,7 @@
 // Package store defines what authd keeps: users, their Intra links, login
 // sessions and the generated signing key. Backends (SQLite, PostgreSQL) sit
-// behind the Store interface and all pass the conformance suite in storetest.
+// behind the Store interface and all pass the conformance suite in storetest;
+// a backend whose schema changes by numbered migrations is also a Migrator.
 package store
 
 import (
@@ -114,4 +115,18 @@ type Store interface {
 	Ping(ctx context.Context) error
 	// Close releases the backend's resources.
 	Close() error
+}
+
+// Migrator is implemented by a Store whose schema is brought up to date by
+// numbered migrations (see Migration). Opening such a store migrates it;
+// a backend also offers to open it without migrating, for the migrate
+// command.
+type Migrator interface {
+	// Migrate applies the migrations the database lacks and returns how
+	// many it applied. Processes that migrate one database at once apply
+	// each migration exactly once between them.
+	Migrate(ctx context.Context) (int, error)
+	// Version returns the number of the last migration applied, or 0 for
+	// a database never migrated.
+	Version(ctx context.Context) (int, error)
 }

@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"authd/internal/clock"
 )
 
 func BenchmarkAllow(b *testing.B) {
@@ -24,7 +26,7 @@ func BenchmarkAllow(b *testing.B) {
 	})
 	// Every call accepted, and one request leaving the window each time.
 	b.Run("accepted", func(b *testing.B) {
-		c := newClock()
+		c := clock.NewFake(t0)
 		m := NewMemory(MemoryOptions{Now: c.Now})
 		r := Rate{100, time.Second}
 		b.ReportAllocs()

@@ -32,9 +32,7 @@ type FailoverOptions struct {
 	RetryEvery time.Duration    // 0: 5 seconds
 }
 
-var (
-	_ Limiter = (*Failover)(nil)
-)
+var _ Limiter = (*Failover)(nil)
 
 // NewFailover returns a Limiter using primary, and fallback while primary fails.
 func NewFailover(primary, fallback Limiter, opts FailoverOptions) *Failover {
@@ -67,9 +65,9 @@ func (f *Failover) Allow(ctx context.Context, key string, rate Rate) (Decision, 
 	return f.fallback.Allow(ctx, key, rate)
 }
 
-// Peek asks the primary or, while it fails, the fallback, as Allow does; a
-// failing Peek of the primary degrades as a failing Allow does. It returns
-// an error when the fallback fails.
+// Peek implements Limiter, asking the primary or, while it fails, the
+// fallback, as Allow does; a failing Peek of the primary degrades as a
+// failing Allow does. It returns an error only when the fallback does.
 func (f *Failover) Peek(ctx context.Context, key string, rate Rate) (Decision, error) {
 	if f.usePrimary() {
 		d, err := f.primary.Peek(ctx, key, rate)

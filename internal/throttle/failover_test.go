@@ -5,10 +5,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"authd/internal/clock"
 )
 
 // switchable is a primary that fails while down is set.
@@ -49,13 +52,12 @@ func (s *switchable) set(down bool) {
 
 func TestFailoverDegradesAndReturns(t *testing.T) {
 	t.Parallel()
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	clock := func() time.Time { return now }
+	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	var logs bytes.Buffer
-	primary := &switchable{inner: NewMemory(MemoryOptions{Now: clock})}
-	fallback := NewMemory(MemoryOptions{Now: clock})
+	primary := &switchable{inner: NewMemory(MemoryOptions{Now: clk.Now})}
+	fallback := NewMemory(MemoryOptions{Now: clk.Now})
 	f := NewFailover(primary, fallback, FailoverOptions{
-		Logger: slog.New(slog.NewTextHandler(&logs, nil)), Now: clock, RetryEvery: 5 * time.Second,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)), Now: clk.Now, RetryEvery: 5 * time.Second,
 	})
 	ctx := context.Background()
 	rate := Rate{N: 2, Period: time.Minute}
@@ -67,13 +69,16 @@ func TestFailoverDegradesAndReturns(t *testing.T) {
 		}
 		return d.Allowed
 	}
-	if !allow() || !allow() || allow() {
-		t.Fatal("primary up: want 2 accepted then refused")
+	// twoThenRefused is what three requests at the rate get from a fresh
+	// counter.
+	twoThenRefused := []bool{true, true, false}
+	if got := []bool{allow(), allow(), allow()}; !slices.Equal(got, twoThenRefused) {
+		t.Fatalf("primary up: three requests accepted %v, want %v", got, twoThenRefused)
 	}
 	primary.set(true)
 	// The fallback has its own, fresh counters: it throttles on its own.
-	if !allow() || !allow() || allow() {
-		t.Fatal("primary down: want the fallback's 2 accepted then refused")
+	if got := []bool{allow(), allow(), allow()}; !slices.Equal(got, twoThenRefused) {
+		t.Fatalf("primary down: the fallback accepted %v, want %v", got, twoThenRefused)
 	}
 	if !f.Degraded() {
 		t.Error("Degraded() = false while the primary is down")
@@ -87,7 +92,7 @@ func TestFailoverDegradesAndReturns(t *testing.T) {
 		t.Errorf("degradation logged %d times, want once:\n%s", n, logs.String())
 	}
 	primary.set(false)
-	now = now.Add(5 * time.Second)
+	clk.Advance(5 * time.Second)
 	if allow() {
 		t.Error("back on the primary its counter (2 of 2) must refuse")
 	}

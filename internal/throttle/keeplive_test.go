@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	fakeclock "authd/internal/clock"
+	"authd/internal/clock"
 )
 
 // TestKeepLiveNeverForgetsALiveCount: a flood of twice as many new keys
@@ -20,7 +20,7 @@ func TestKeepLiveNeverForgetsALiveCount(t *testing.T) {
 	for _, keepLive := range []bool{false, true} {
 		t.Run(fmt.Sprintf("KeepLive=%v", keepLive), func(t *testing.T) {
 			t.Parallel()
-			clk := fakeclock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+			clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 			m := newMemory(MemoryOptions{Now: clk.Now, MaxKeys: maxKeys, KeepLive: keepLive}, 1)
 			ctx := context.Background()
 			allow := func(key string) Decision {

@@ -67,9 +67,7 @@ type Memory struct {
 	shards []shard
 }
 
-var (
-	_ Limiter = (*Memory)(nil)
-)
+var _ Limiter = (*Memory)(nil)
 
 // NewMemory returns an empty in-process limiter.
 func NewMemory(opts MemoryOptions) *Memory {

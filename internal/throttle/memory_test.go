@@ -9,18 +9,12 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"authd/internal/clock"
 )
 
-// clock is a fake clock, safe for concurrent use.
-type clock struct{ ns atomic.Int64 }
-
+// t0 is the time the tests' clocks start at.
 var t0 = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
-
-func newClock() *clock { return new(clock) }
-
-func (c *clock) Now() time.Time          { return t0.Add(time.Duration(c.ns.Load())) }
-func (c *clock) Set(d time.Duration)     { c.ns.Store(int64(d)) }
-func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 func allowed(remaining int) Decision { return Decision{Allowed: true, Remaining: remaining} }
 func refused(retry time.Duration) Decision {
@@ -42,11 +36,11 @@ func mustAllow(t testing.TB, m *Memory, key string, r Rate) Decision {
 func TestMemoryHammering(t *testing.T) {
 	t.Parallel()
 	r := Rate{6, time.Minute}
-	c := newClock()
+	c := clock.NewFake(t0)
 	m := NewMemory(MemoryOptions{Now: c.Now})
 	var accepted []time.Duration // times of the accepted requests
 	for now := time.Duration(0); now < 10*time.Minute; now += 250 * time.Millisecond {
-		c.Set(now)
+		c.Set(t0.Add(now))
 		got := mustAllow(t, m, "k", r)
 		inWindow := 0
 		for _, a := range accepted {
@@ -77,16 +71,16 @@ func TestMemoryLargeRate(t *testing.T) {
 	// one bucket longer than with an exact log, never less.
 	r := Rate{10000, 24 * time.Hour}
 	width := (r.Period + maxSlots - 1) / maxSlots
-	c := newClock()
+	c := clock.NewFake(t0)
 	m := NewMemory(MemoryOptions{Now: c.Now})
 	for i := range r.N {
-		c.Set(time.Duration(i) * 7 * time.Second)
+		c.Set(t0.Add(time.Duration(i) * 7 * time.Second))
 		if d := mustAllow(t, m, "k", r); !d.Allowed || d.Remaining != r.N-i-1 {
 			t.Fatalf("request %d: %+v, want accepted with %d remaining", i, d, r.N-i-1)
 		}
 	}
 	last := time.Duration(r.N-1) * 7 * time.Second
-	c.Set(last + time.Second)
+	c.Set(t0.Add(last + time.Second))
 	d := mustAllow(t, m, "k", r)
 	exact := r.Period - (last + time.Second)
 	if d.Allowed || d.RetryAfter < exact || d.RetryAfter > exact+width {
@@ -117,12 +111,12 @@ func TestMemoryNeverAcceptsMoreThanN(t *testing.T) {
 	for _, r := range []Rate{{3, time.Second}, {600, time.Second}, {2000, time.Minute}} {
 		t.Run(r.String(), func(t *testing.T) {
 			t.Parallel()
-			c := newClock()
+			c := clock.NewFake(t0)
 			m := NewMemory(MemoryOptions{Now: c.Now})
 			var accepted []time.Duration
 			step := r.Period / time.Duration(3*r.N)
 			for now := time.Duration(0); now < 5*r.Period; now += step + time.Duration(len(accepted)%7) {
-				c.Set(now)
+				c.Set(t0.Add(now))
 				if mustAllow(t, m, "k", r).Allowed {
 					accepted = append(accepted, now)
 				}
@@ -142,13 +136,13 @@ func TestMemoryNeverAcceptsMoreThanN(t *testing.T) {
 func TestMemoryRateChange(t *testing.T) {
 	t.Parallel()
 	s := time.Second
-	c := newClock()
+	c := clock.NewFake(t0)
 	m := NewMemory(MemoryOptions{Now: c.Now})
 	for i := range 5 {
-		c.Set(time.Duration(i) * s)
+		c.Set(t0.Add(time.Duration(i) * s))
 		mustAllow(t, m, "k", Rate{5, time.Minute})
 	}
-	c.Set(10 * s)
+	c.Set(t0.Add(10 * s))
 	got := []Decision{
 		mustAllow(t, m, "k", Rate{2, time.Minute}),  // five counted: refused until four have left
 		mustAllow(t, m, "k", Rate{10, time.Minute}), // the five still counted
@@ -176,7 +170,7 @@ func TestMemoryInvalidRate(t *testing.T) {
 func TestMemoryBoundedKeys(t *testing.T) {
 	t.Parallel()
 	const maxKeys = 1000
-	c := newClock()
+	c := clock.NewFake(t0)
 	m := NewMemory(MemoryOptions{Now: c.Now, MaxKeys: maxKeys})
 	r := Rate{6, time.Minute}
 	for i := range 100_000 {
@@ -238,7 +232,7 @@ func tracked(m *Memory, keys []string) []string {
 
 func TestMemoryEvictsIdleKeysFirst(t *testing.T) {
 	t.Parallel()
-	c := newClock()
+	c := clock.NewFake(t0)
 	// One shard, so that recency and idleness are those of all keys.
 	m := newMemory(MemoryOptions{Now: c.Now, MaxKeys: 100}, 1)
 	keys := func(prefix string, n int) []string {
@@ -293,7 +287,7 @@ func TestMemoryEvictsIdleKeysFirst(t *testing.T) {
 
 func TestMemoryConcurrent(t *testing.T) {
 	t.Parallel()
-	c := newClock()
+	c := clock.NewFake(t0)
 	// Twenty keys a shard. Every goroutine uses the shared key before each
 	// of its own, so at most eight other keys are used between two uses
 	// of the shared one: it is never the least recently used of its shard.
@@ -338,7 +332,7 @@ func TestMemoryConcurrent(t *testing.T) {
 }
 
 func TestMemoryNoAllocations(t *testing.T) {
-	c := newClock()
+	c := clock.NewFake(t0)
 	m := NewMemory(MemoryOptions{Now: c.Now})
 	ctx := context.Background()
 	r := Rate{100, time.Second}

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"authd/internal/clock"
 )
 
 // TestMemoryMillionClients drives the in-process limiter, at its default
@@ -34,7 +36,7 @@ func TestMemoryMillionClients(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	ctx := context.Background()
-	c := newClock()
+	c := clock.NewFake(t0)
 	m := NewMemory(MemoryOptions{Now: c.Now})
 	start := time.Now()
 	for i := range clients {

@@ -9,9 +9,10 @@
 // is <= now - duration). A refused request gets the time until the oldest
 // counted request leaves.
 //
-// Limiter is the interface the HTTP layer uses; Memory is its in-process
-// implementation.
-// Proxies decides who a request is counted against.
+// Limiter is the interface the HTTP layer uses: Allow, which counts, and
+// Peek, the check that counts nothing. Memory is its in-process
+// implementation, Failover the one that falls back to Memory while a
+// shared store fails. Proxies decides who a request is counted against.
 package throttle
 
 import (
@@ -97,16 +98,19 @@ type Decision struct {
 // An implementation backed by a shared store keeps the same semantics
 // across every process that uses it, atomically; it returns an error when
 // it cannot decide, and the request should then be refused.
-//
-// Peek tells what Allow would decide for key at rate, without counting
-// anything: Allowed when fewer than N accepted requests lie in the window,
-// with Remaining the requests the window still accepts; else RetryAfter,
-// the time until the oldest counted request leaves. It answers for a key
-// that was never counted as Allow would, and does not start tracking it.
-// A check that must not use up the rate itself (is an account locked by
-// its failed logins?) peeks; the failures alone are counted with Allow.
 type Limiter interface {
 	Allow(ctx context.Context, key string, rate Rate) (Decision, error)
+
+	// Peek tells what Allow would decide for key at rate, without counting
+	// anything: Allowed when fewer than N accepted requests lie in the
+	// window, with Remaining the requests the window still accepts; else
+	// RetryAfter, the time until the oldest counted request leaves. It
+	// answers for a key that was never counted as Allow would, and does
+	// not start tracking it. It fails when Allow would.
+	//
+	// A check that must not use up the rate itself (is an account locked
+	// by its failed logins?) peeks; the failures alone are counted with
+	// Allow.
 	Peek(ctx context.Context, key string, rate Rate) (Decision, error)
 }
 

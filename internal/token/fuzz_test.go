@@ -8,13 +8,15 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"authd/internal/clock"
 )
 
 // FuzzVerify checks that Verify never panics and refuses with ErrInvalid,
 // on raw tokens and on tokens correctly signed over any header and claims,
 // and that what it accepts is JSON that encoding/json reads the same way.
 func FuzzVerify(f *testing.F) {
-	i := mustIssuer(f, clockAt(t0), testKey, oldKey)
+	i := mustIssuer(f, clock.NewFake(t0).Now, testKey, oldKey)
 	hdr := headerFor(testKey)
 	for _, typ := range []Type{Access, Refresh, Intra} {
 		claims := object(members(typ)...)
@@ -57,7 +59,7 @@ func FuzzVerify(f *testing.F) {
 			if c.IssuedAt.IsZero() || iat < 0 || iat > 1<<40 || exp <= iat || exp-iat > 1<<30 {
 				continue
 			}
-			i2 := mustIssuer(t, clockAt(c.IssuedAt), testKey)
+			i2 := mustIssuer(t, clock.NewFake(c.IssuedAt).Now, testKey)
 			tok2, signed, err := i2.Sign(c, c.ExpiresAt.Sub(c.IssuedAt))
 			if err != nil {
 				continue // a lifetime that is not positive, or claims too long

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"authd/internal/clock"
 )
 
 var (
@@ -26,9 +28,6 @@ var (
 )
 
 const testIssuer = "authd"
-
-// clockAt returns a clock stopped at t.
-func clockAt(t time.Time) func() time.Time { return func() time.Time { return t } }
 
 func mustIssuer(t testing.TB, now func() time.Time, keys ...[]byte) *Issuer {
 	t.Helper()
@@ -154,7 +153,7 @@ func TestNewIssuer(t *testing.T) {
 func TestNewIssuerCopiesKeys(t *testing.T) {
 	t.Parallel()
 	key := append([]byte(nil), testKey...)
-	i := mustIssuer(t, clockAt(t0), key)
+	i := mustIssuer(t, clock.NewFake(t0).Now, key)
 	key[0] ^= 1
 	tok := craft(testKey, headerFor(testKey), object(members(Access)...))
 	if _, err := i.Verify(tok, Access); err != nil {
@@ -164,7 +163,7 @@ func TestNewIssuerCopiesKeys(t *testing.T) {
 
 func TestHeader(t *testing.T) {
 	t.Parallel()
-	i := mustIssuer(t, clockAt(t0), testKey, oldKey)
+	i := mustIssuer(t, clock.NewFake(t0).Now, testKey, oldKey)
 	tok, _ := mustSign(t, i, claimsOf(Access), time.Minute)
 	head, _, _ := strings.Cut(tok, ".")
 	got, err := base64.RawURLEncoding.DecodeString(head)
@@ -180,7 +179,7 @@ func TestHeader(t *testing.T) {
 
 func TestPayloadJSON(t *testing.T) {
 	t.Parallel()
-	i := mustIssuer(t, clockAt(t0), testKey)
+	i := mustIssuer(t, clock.NewFake(t0).Now, testKey)
 	tests := []struct {
 		typ  Type
 		want string
@@ -207,7 +206,7 @@ func TestPayloadJSON(t *testing.T) {
 
 func TestRoundTrip(t *testing.T) {
 	t.Parallel()
-	i := mustIssuer(t, clockAt(t0.Add(500*time.Millisecond)), testKey)
+	i := mustIssuer(t, clock.NewFake(t0.Add(500*time.Millisecond)).Now, testKey)
 	odd := "quote \" backslash \\ slash / nl \n tab \t nul \x00 bell \x07 del \x7f é 😀 \u2028 <&>"
 	tests := []struct {
 		name string
@@ -290,7 +289,7 @@ func TestSignRandomID(t *testing.T) {
 
 func TestSignRefuses(t *testing.T) {
 	t.Parallel()
-	i := mustIssuer(t, clockAt(t0), testKey)
+	i := mustIssuer(t, clock.NewFake(t0).Now, testKey)
 	long := strings.Repeat("x", MaxLen)
 	tests := []struct {
 		name string
@@ -327,7 +326,7 @@ func TestSignRefuses(t *testing.T) {
 // takes the token.
 func TestSignLongest(t *testing.T) {
 	t.Parallel()
-	i := mustIssuer(t, clockAt(t0), testKey)
+	i := mustIssuer(t, clock.NewFake(t0).Now, testKey)
 	var last string
 	for n := 2800; n < MaxLen; n++ {
 		tok, _, err := i.Sign(Claims{Subject: "1", SessionID: strings.Repeat("s", n), Type: Refresh}, time.Minute)
@@ -390,7 +389,7 @@ func TestVerifyAccepts(t *testing.T) {
 			`"admin":true`, `"deep":`+strings.Repeat("[", maxDepth)+strings.Repeat("]", maxDepth))...)), Access, claimsOf(Access)},
 		{"exactly MaxLen bytes", pad, Access, claimsOf(Access)},
 	}
-	i := mustIssuer(t, clockAt(t0), testKey, oldKey)
+	i := mustIssuer(t, clock.NewFake(t0).Now, testKey, oldKey)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -430,7 +429,7 @@ func TestVerifyTimes(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			i := mustIssuer(t, clockAt(tc.now), testKey)
+			i := mustIssuer(t, clock.NewFake(tc.now).Now, testKey)
 			_, err := i.Verify(tc.tok, Access)
 			if !errors.Is(err, tc.err) || (tc.err != nil && !errors.Is(err, ErrInvalid)) {
 				t.Errorf("Verify at %v: err = %v, want %v", tc.now, err, tc.err)
@@ -615,10 +614,10 @@ func TestVerifyRejects(t *testing.T) {
 	)
 
 	// The rotated-out key's tokens are refused by an Issuer without it.
-	rotated := mustIssuer(t, clockAt(t0), oldKey)
+	rotated := mustIssuer(t, clock.NewFake(t0).Now, oldKey)
 	tests = append(tests, test{"kid of a rotated-out key", mustSignString(t, rotated, claimsOf(Access)), Access, ErrUnknownKey})
 
-	i := mustIssuer(t, clockAt(t0), testKey)
+	i := mustIssuer(t, clock.NewFake(t0).Now, testKey)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -657,7 +656,7 @@ func mustSignString(t testing.TB, i *Issuer, c Claims) string {
 // then removed.
 func TestRotation(t *testing.T) {
 	t.Parallel()
-	now := clockAt(t0)
+	now := clock.NewFake(t0).Now
 	before := mustIssuer(t, now, oldKey)
 	during := mustIssuer(t, now, testKey, oldKey)
 	after := mustIssuer(t, now, testKey)
@@ -684,7 +683,7 @@ func TestRotation(t *testing.T) {
 // TestVerifyTooLargeAllocates checks that a token over MaxLen is refused
 // without allocating, however long it is.
 func TestVerifyTooLargeAllocates(t *testing.T) {
-	i := mustIssuer(t, clockAt(t0), testKey)
+	i := mustIssuer(t, clock.NewFake(t0).Now, testKey)
 	huge := strings.Repeat("A", 1<<20)
 	allocs := testing.AllocsPerRun(100, func() {
 		if _, err := i.Verify(huge, Access); !errors.Is(err, ErrTooLarge) {

@@ -23,7 +23,10 @@ type DB struct {
 	pool *pgxpool.Pool
 }
 
-var _ store.Store = (*DB)(nil)
+var (
+	_ store.Store    = (*DB)(nil)
+	_ store.Migrator = (*DB)(nil)
+)
 
 // Open connects to the database named by a postgres:// URL and applies
 // every pending migration.

@@ -31,18 +31,6 @@ func adminURL(t *testing.T) string {
 	return testservice.PostgresURL(t)
 }
 
-// probe reports whether a server answers at the URL within 3 seconds.
-func probe(u string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, u)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(ctx)
-	return conn.Ping(ctx)
-}
-
 // mustCreateDatabase creates an empty database that is dropped when the
 // test ends, and returns its URL.
 func mustCreateDatabase(t *testing.T) string {
@@ -102,158 +90,25 @@ func mustCreateUser(t *testing.T, db *DB, nu store.NewUser) store.User {
 	return u
 }
 
-func latestVersion(t *testing.T) int {
-	t.Helper()
-	ms, err := loadMigrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ms[len(ms)-1].Version
-}
-
 func TestStore(t *testing.T) {
 	adminURL(t)
-	storetest.Run(t, func(t *testing.T) store.Store { return mustOpen(t) })
-}
-
-func TestMigrationsLoad(t *testing.T) {
-	ms, err := loadMigrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ms) == 0 || ms[0].Name != "0001_init" {
-		t.Fatalf("migrations start with %+v, want 0001_init", ms)
-	}
-	for _, m := range ms {
-		if strings.TrimSpace(m.SQL) == "" {
-			t.Errorf("migration %s is empty", m.Name)
-		}
-	}
-}
-
-func TestMigrateIsIdempotent(t *testing.T) {
-	t.Parallel()
-	u := mustCreateDatabase(t)
-	ctx := t.Context()
-
-	db, err := OpenNoMigrate(ctx, u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if v, err := db.Version(ctx); err != nil || v != 0 {
-		t.Fatalf("Version of a fresh database = %d, %v; want 0, nil", v, err)
-	}
-	n, err := db.Migrate(ctx)
-	if err != nil {
-		t.Fatalf("first Migrate: %v", err)
-	}
-	if want := latestVersion(t); n != want {
-		t.Errorf("first Migrate applied %d, want %d", n, want)
-	}
-	for i := range 2 {
-		n, err := db.Migrate(ctx)
-		if err != nil || n != 0 {
-			t.Errorf("Migrate #%d again = %d, %v; want 0, nil", i+2, n, err)
-		}
-	}
-	if v, err := db.Version(ctx); err != nil || v != latestVersion(t) {
-		t.Errorf("Version = %d, %v; want %d", v, err, latestVersion(t))
-	}
-	// Opening a migrated database migrates nothing and keeps the data.
-	mustCreateUser(t, db, store.NewUser{Username: "alice"})
-	again := mustOpenURL(t, u)
-	if _, err := again.UserByUsername(ctx, "alice"); err != nil {
-		t.Errorf("after reopening: %v", err)
-	}
-}
-
-func TestConcurrentOpenMigratesOnce(t *testing.T) {
-	t.Parallel()
-	u := mustCreateDatabase(t)
-	ctx := t.Context()
-
-	const replicas = 4
-	var (
-		wg      sync.WaitGroup
-		start   = make(chan struct{})
-		applied [replicas]int
-		errs    [replicas]error
-		dbs     [replicas]*DB
-	)
-	for i := range replicas {
-		db, err := OpenNoMigrate(ctx, u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dbs[i] = db
-		defer db.Close()
-		wg.Go(func() {
-			<-start
-			applied[i], errs[i] = db.Migrate(ctx)
-		})
-	}
-	close(start)
-	wg.Wait()
-	total := 0
-	for i := range replicas {
-		if errs[i] != nil {
-			t.Errorf("replica %d: Migrate: %v", i, errs[i])
-		}
-		total += applied[i]
-	}
-	if want := latestVersion(t); total != want {
-		t.Errorf("replicas applied %v migrations, %d in all; want %d in all", applied, total, want)
-	}
-	var rows int
-	if err := dbs[0].pool.QueryRow(ctx, "SELECT count(*) FROM schema_migrations").Scan(&rows); err != nil {
-		t.Fatal(err)
-	}
-	if rows != latestVersion(t) {
-		t.Errorf("schema_migrations has %d rows, want %d", rows, latestVersion(t))
-	}
-}
-
-func TestConcurrentOpenOnFreshDatabase(t *testing.T) {
-	t.Parallel()
-	u := mustCreateDatabase(t)
-	ctx := t.Context()
-
-	const replicas = 4
-	var (
-		wg    sync.WaitGroup
-		start = make(chan struct{})
-		errs  [replicas]error
-	)
-	for i := range replicas {
-		wg.Go(func() {
-			<-start
-			db, err := Open(ctx, u)
-			if err != nil {
-				errs[i] = err
-				return
+	storetest.Run(t, storetest.Backend{
+		NewDatabase: mustCreateDatabase,
+		Open: func(ctx context.Context, url string) (store.Store, error) {
+			return Open(ctx, url)
+		},
+		OpenNoMigrate: func(ctx context.Context, url string) (store.Store, error) {
+			return OpenNoMigrate(ctx, url)
+		},
+		Migrations: loadMigrations,
+		MigrationsRecorded: func(t *testing.T, s store.Store) int {
+			var n int
+			if err := s.(*DB).pool.QueryRow(t.Context(), "SELECT count(*) FROM schema_migrations").Scan(&n); err != nil {
+				t.Fatalf("count schema_migrations: %v", err)
 			}
-			defer db.Close()
-			if _, err := db.CreateUser(ctx, store.NewUser{Username: fmt.Sprintf("replica%d", i)}, time.Now()); err != nil {
-				errs[i] = err
-			}
-		})
-	}
-	close(start)
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("replica %d: %v", i, err)
-		}
-	}
-	db := mustOpenURL(t, u)
-	users, err := db.ListUsers(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(users) != replicas {
-		t.Errorf("ListUsers returned %d users, want %d", len(users), replicas)
-	}
+			return n
+		},
+	})
 }
 
 func TestSigningKeySharedBetweenReplicas(t *testing.T) {

@@ -40,7 +40,10 @@ type DB struct {
 	readStmts  *statements
 }
 
-var _ store.Store = (*DB)(nil)
+var (
+	_ store.Store    = (*DB)(nil)
+	_ store.Migrator = (*DB)(nil)
+)
 
 // readers is the size of the pool of reading connections.
 const readers = 4

@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -19,12 +18,22 @@ import (
 )
 
 func TestStore(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store {
-		db, err := Open(t.Context(), filepath.Join(t.TempDir(), "authd.db"))
-		if err != nil {
-			t.Fatalf("Open: %v", err)
-		}
-		return db
+	storetest.Run(t, storetest.Backend{
+		NewDatabase: func(t *testing.T) string { return filepath.Join(t.TempDir(), "authd.db") },
+		Open: func(ctx context.Context, path string) (store.Store, error) {
+			return Open(ctx, path)
+		},
+		OpenNoMigrate: func(ctx context.Context, path string) (store.Store, error) {
+			return OpenNoMigrate(ctx, path)
+		},
+		Migrations: loadMigrations,
+		MigrationsRecorded: func(t *testing.T, s store.Store) int {
+			var n int
+			if err := s.(*DB).reader.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM schema_migrations").Scan(&n); err != nil {
+				t.Fatalf("count schema_migrations: %v", err)
+			}
+			return n
+		},
 	})
 }
 
@@ -52,171 +61,6 @@ func mustCreateUser(t testing.TB, db *DB, nu store.NewUser) store.User {
 		t.Fatalf("CreateUser(%q): %v", nu.Username, err)
 	}
 	return u
-}
-
-func latestVersion(t *testing.T) int {
-	t.Helper()
-	ms, err := loadMigrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ms[len(ms)-1].Version
-}
-
-func TestMigrationsLoad(t *testing.T) {
-	ms, err := loadMigrations()
-	if err != nil {
-		t.Fatalf("loadMigrations: %v", err)
-	}
-	if len(ms) == 0 {
-		t.Fatal("no migrations embedded")
-	}
-	for i, m := range ms {
-		if m.Version != i+1 || m.SQL == "" {
-			t.Errorf("migration %d: version %d, %d bytes of SQL", i, m.Version, len(m.SQL))
-		}
-	}
-}
-
-func TestMigrateIsIdempotent(t *testing.T) {
-	t.Parallel()
-	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "authd.db")
-	latest := latestVersion(t)
-
-	db, err := OpenNoMigrate(ctx, path)
-	if err != nil {
-		t.Fatalf("OpenNoMigrate: %v", err)
-	}
-	if v, err := db.Version(ctx); err != nil || v != 0 {
-		t.Errorf("Version of a new file = %d, %v; want 0", v, err)
-	}
-	if n, err := db.Migrate(ctx); err != nil || n != latest {
-		t.Errorf("Migrate of a new file = %d, %v; want %d", n, err, latest)
-	}
-	if n, err := db.Migrate(ctx); err != nil || n != 0 {
-		t.Errorf("Migrate again = %d, %v; want 0", n, err)
-	}
-	if v, err := db.Version(ctx); err != nil || v != latest {
-		t.Errorf("Version = %d, %v; want %d", v, err, latest)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-
-	// Open migrates, finding nothing to do, as often as it runs.
-	for i := range 2 {
-		db := mustOpenPath(t, path)
-		if v, err := db.Version(ctx); err != nil || v != latest {
-			t.Errorf("open %d: Version = %d, %v; want %d", i+1, v, err, latest)
-		}
-		if n, err := db.Migrate(ctx); err != nil || n != 0 {
-			t.Errorf("open %d: Migrate = %d, %v; want 0", i+1, n, err)
-		}
-		db.Close()
-	}
-}
-
-// TestConcurrentMigrate opens one new file from several stores at once, as
-// replicas starting together would, and checks that each migration ran once.
-func TestConcurrentMigrate(t *testing.T) {
-	t.Parallel()
-	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "authd.db")
-	latest := latestVersion(t)
-	const openers = 4
-	var (
-		wg      sync.WaitGroup
-		applied [openers]int
-		errs    [openers]error
-		start   = make(chan struct{})
-	)
-	for i := range openers {
-		wg.Go(func() {
-			<-start
-			db, err := OpenNoMigrate(ctx, path)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			defer db.Close()
-			applied[i], errs[i] = db.Migrate(ctx)
-		})
-	}
-	close(start)
-	wg.Wait()
-	total := 0
-	for i := range openers {
-		if errs[i] != nil {
-			t.Errorf("opener %d: %v", i, errs[i])
-		}
-		total += applied[i]
-	}
-	if total != latest {
-		t.Errorf("%d migrations applied in all, want %d (each once)", total, latest)
-	}
-	db := mustOpenPath(t, path)
-	if v, err := db.Version(ctx); err != nil || v != latest {
-		t.Errorf("Version = %d, %v; want %d", v, err, latest)
-	}
-}
-
-func TestReopenKeepsData(t *testing.T) {
-	t.Parallel()
-	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "authd.db")
-	now := time.Date(2030, time.June, 1, 12, 0, 0, 123_456_000, time.UTC)
-
-	db, err := Open(ctx, path)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	u, err := db.CreateUser(ctx, store.NewUser{
-		Username: "Alice", Email: "alice@example.com", PasswordHash: "hash",
-		Intra: &store.IntraAccount{ID: 42, Login: "alice42", Email: "a@42.fr", DisplayName: "Alice", ImageLink: "https://x/a.jpg", LinkedAt: now},
-	}, time.Now())
-	if err != nil {
-		t.Fatalf("CreateUser: %v", err)
-	}
-	sess := store.Session{ID: "sid", UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-	if err := db.CreateSession(ctx, sess); err != nil {
-		t.Fatalf("CreateSession: %v", err)
-	}
-	key, err := db.SigningKey(ctx, func() ([]byte, error) { return []byte("0123456789abcdef0123456789abcdef"), nil }, time.Now())
-	if err != nil {
-		t.Fatalf("SigningKey: %v", err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-
-	db = mustOpenPath(t, path)
-	got, err := db.UserByUsername(ctx, "alice")
-	if err != nil {
-		t.Fatalf("UserByUsername after reopening: %v", err)
-	}
-	if diff := cmp.Diff(u, got); diff != "" {
-		t.Errorf("user after reopening (-want +got):\n%s", diff)
-	}
-	gotSess, err := db.Session(ctx, "sid")
-	if err != nil {
-		t.Fatalf("Session after reopening: %v", err)
-	}
-	if diff := cmp.Diff(sess, gotSess); diff != "" {
-		t.Errorf("session after reopening (-want +got):\n%s", diff)
-	}
-	gotKey, err := db.SigningKey(ctx, func() ([]byte, error) {
-		t.Error("generate called after reopening")
-		return nil, errors.New("unexpected")
-	}, time.Now())
-	if err != nil || !bytes.Equal(gotKey, key) {
-		t.Errorf("SigningKey after reopening = %q, %v; want %q", gotKey, err, key)
-	}
-	// Another user gets a new id, never one given before.
-	v := mustCreateUser(t, db, store.NewUser{Username: "bob"})
-	if v.ID <= u.ID {
-		t.Errorf("new user id %d, want more than %d", v.ID, u.ID)
-	}
 }
 
 // TestPragmas checks the settings of every connection of both pools.

@@ -1,5 +1,7 @@
 // Package storetest is the conformance suite of store.Store: every backend
-// runs it from its own tests, so that they all behave alike.
+// runs it from its own tests, so that they all behave alike. Abilities a
+// backend may lack are tested when its stores have them: the migrations of
+// a store.Migrator.
 package storetest
 
 import (
@@ -18,10 +20,35 @@ import (
 	"authd/internal/store"
 )
 
-// Run tests a Store implementation. open returns a new, empty store for
-// each subtest; it is called from parallel subtests. Run closes each store
-// when its subtest ends, and fails the subtest if Close fails.
-func Run(t *testing.T, open func(t *testing.T) store.Store) {
+// Backend is a store implementation as the suite opens it. Its functions
+// are called from parallel subtests.
+type Backend struct {
+	// NewDatabase creates an empty database that is removed when the test
+	// ends, and returns what Open takes to reach it: a file path, a URL.
+	NewDatabase func(t *testing.T) string
+	// Open opens a store on the database called name, applying any
+	// migration it lacks. Several stores may be open on one database at
+	// once, as several processes would.
+	Open func(ctx context.Context, name string) (store.Store, error)
+
+	// The rest is needed only by a backend whose stores are
+	// store.Migrators, and is then required.
+
+	// OpenNoMigrate opens a store on the database called name, leaving its
+	// schema as it is.
+	OpenNoMigrate func(ctx context.Context, name string) (store.Store, error)
+	// Migrations returns the backend's migrations, in order.
+	Migrations func() ([]store.Migration, error)
+	// MigrationsRecorded returns how many applied migrations the database
+	// of s records, read by means of the backend's own.
+	MigrationsRecorded func(t *testing.T, s store.Store) int
+}
+
+// Run tests a store backend: each method of Store, each subtest on a new,
+// empty database; then what concerns whole databases (reopening one,
+// opening one from several stores at once); then, when its stores are
+// store.Migrators, its migrations.
+func Run(t *testing.T, b Backend) {
 	tests := []struct {
 		name string
 		test func(t *testing.T, s store.Store)
@@ -59,15 +86,48 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s := open(t)
-			t.Cleanup(func() {
-				if err := s.Close(); err != nil {
-					t.Errorf("Close: %v", err)
-				}
-			})
-			tt.test(t, s)
+			tt.test(t, mustOpen(t, b.Open, b.NewDatabase(t)))
 		})
 	}
+
+	_, migrator := mustOpen(t, b.Open, b.NewDatabase(t)).(store.Migrator)
+	databaseTests := []struct {
+		name     string
+		migrator bool // the test needs stores that are store.Migrators
+		test     func(t *testing.T, b Backend)
+	}{
+		{"ReopenKeepsData", false, testReopenKeepsData},
+		{"ConcurrentOpen", false, testConcurrentOpen},
+		{"Migrations", true, testMigrations},
+		{"MigrateIsIdempotent", true, testMigrateIsIdempotent},
+		{"ConcurrentMigrate", true, testConcurrentMigrate},
+	}
+	for _, tt := range databaseTests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.migrator && !migrator {
+				t.Skip("the backend's stores are not store.Migrators: it has no migrations to test")
+			}
+			t.Parallel()
+			tt.test(t, b)
+		})
+	}
+}
+
+// mustOpen opens a store with open (Backend.Open or OpenNoMigrate) on the
+// database called name, and closes it when the test ends, failing the
+// test if Close fails.
+func mustOpen(t *testing.T, open func(context.Context, string) (store.Store, error), name string) store.Store {
+	t.Helper()
+	s, err := open(t.Context(), name)
+	if err != nil {
+		t.Fatalf("open %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
 }
 
 // base is an instant with a fraction of a second, in a zone other than UTC,

@@ -76,9 +76,7 @@ type Limiter struct {
 	peek   *redis.Script
 }
 
-var (
-	_ throttle.Limiter = (*Limiter)(nil)
-)
+var _ throttle.Limiter = (*Limiter)(nil)
 
 // New returns a Limiter that keeps its logs in the Redis server (or
 // cluster) of client. The client stays the caller's to close.
@@ -201,7 +199,7 @@ func newClient(rawURL string) (*redis.Client, string, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		// The parser's message quotes the URL, password included.
-		return nil, "", errors.New("redislimit: the Redis URL does not parse, want redis://[[user]:password@]host[:port][/db] or rediss://...")
+		return nil, "", errors.New("redislimit: the Redis URL does not parse, want redis://[[user]:password@]host[:port][/db], or the same with rediss://")
 	}
 	if u.Scheme != "redis" && u.Scheme != "rediss" {
 		return nil, "", fmt.Errorf("redislimit: Redis URL scheme %q, want redis or rediss", u.Scheme)
