@@ -49,6 +49,41 @@ func LoadMigrations(fsys fs.FS, dir string) ([]Migration, error) {
 	return ms, nil
 }
 
+// Migrated applies every pending migration of db, which opening it has
+// just returned with err, and closes it when that fails: the Open of a
+// backend is its OpenNoMigrate followed by Migrated.
+func Migrated[DB interface {
+	Migrator
+	Close() error
+}](ctx context.Context, db DB, err error) (DB, error) {
+	var none DB
+	if err != nil {
+		return none, err
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return none, err
+	}
+	return db, nil
+}
+
+// Migrate brings a database to the newest of the migrations load
+// returns: it reads the database's version, then applies every migration
+// above it with apply, in order, and returns how many apply reported it
+// ran. The backends differ only in load's files, version and apply.
+func Migrate(ctx context.Context, load func() ([]Migration, error), version func(context.Context) (int, error), apply func(context.Context, Migration) (bool, error)) (int, error) {
+	ms, err := load()
+	if err != nil {
+		return 0, fmt.Errorf("migrate: %w", err)
+	}
+	// An up-to-date database needs no lock and no privilege beyond reading.
+	current, err := version(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return ApplyMigrations(ctx, ms, current, apply)
+}
+
 // ApplyMigrations runs apply for each migration above version current, in
 // order, and returns how many apply reported it ran (another process may
 // have run one first). It stops at the first error.

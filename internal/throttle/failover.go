@@ -50,8 +50,21 @@ func NewFailover(primary, fallback Limiter, opts FailoverOptions) *Failover {
 
 // Allow implements Limiter. It returns an error only when the fallback does.
 func (f *Failover) Allow(ctx context.Context, key string, rate Rate) (Decision, error) {
+	return f.ask(ctx, Limiter.Allow, key, rate)
+}
+
+// Peek implements Limiter, asking the primary or, while it fails, the
+// fallback, as Allow does; a failing Peek of the primary degrades as a
+// failing Allow does. It returns an error only when the fallback does.
+func (f *Failover) Peek(ctx context.Context, key string, rate Rate) (Decision, error) {
+	return f.ask(ctx, Limiter.Peek, key, rate)
+}
+
+// ask makes the call (Allow or Peek) of the primary, unless it is taken
+// to be down, and of the fallback when the primary fails or is down.
+func (f *Failover) ask(ctx context.Context, call func(Limiter, context.Context, string, Rate) (Decision, error), key string, rate Rate) (Decision, error) {
 	if f.usePrimary() {
-		d, err := f.primary.Allow(ctx, key, rate)
+		d, err := call(f.primary, ctx, key, rate)
 		if err == nil {
 			f.recovered()
 			return d, nil
@@ -62,25 +75,7 @@ func (f *Failover) Allow(ctx context.Context, key string, rate Rate) (Decision, 
 		}
 		f.failed(err)
 	}
-	return f.fallback.Allow(ctx, key, rate)
-}
-
-// Peek implements Limiter, asking the primary or, while it fails, the
-// fallback, as Allow does; a failing Peek of the primary degrades as a
-// failing Allow does. It returns an error only when the fallback does.
-func (f *Failover) Peek(ctx context.Context, key string, rate Rate) (Decision, error) {
-	if f.usePrimary() {
-		d, err := f.primary.Peek(ctx, key, rate)
-		if err == nil {
-			f.recovered()
-			return d, nil
-		}
-		if ctx.Err() != nil {
-			return Decision{}, ctx.Err()
-		}
-		f.failed(err)
-	}
-	return f.fallback.Peek(ctx, key, rate)
+	return call(f.fallback, ctx, key, rate)
 }
 
 // Degraded reports whether requests are counted by the fallback.

@@ -118,11 +118,10 @@ func newMemory(opts MemoryOptions, shards int) *Memory {
 //
 // Calls for a key that is already tracked do not allocate.
 func (m *Memory) Allow(_ context.Context, key string, r Rate) (Decision, error) {
-	if !r.valid() {
-		return Decision{}, fmt.Errorf("throttle: invalid rate %d per %v", r.N, r.Period)
+	s, now, err := m.shard(key, r)
+	if err != nil {
+		return Decision{}, err
 	}
-	now := int64(m.now().Sub(m.epoch))
-	s := &m.shards[maphash.String(m.seed, key)&m.mask]
 	s.mu.Lock()
 	e := s.entry(key, r, now)
 	d := e.allow(now)
@@ -139,11 +138,10 @@ func (m *Memory) Allow(_ context.Context, key string, r Rate) (Decision, error) 
 // is forgotten. It returns an error only for a rate that cannot be
 // enforced.
 func (m *Memory) Peek(_ context.Context, key string, r Rate) (Decision, error) {
-	if !r.valid() {
-		return Decision{}, fmt.Errorf("throttle: invalid rate %d per %v", r.N, r.Period)
+	s, now, err := m.shard(key, r)
+	if err != nil {
+		return Decision{}, err
 	}
-	now := int64(m.now().Sub(m.epoch))
-	s := &m.shards[maphash.String(m.seed, key)&m.mask]
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.keys[key]
@@ -167,6 +165,15 @@ func (m *Memory) Peek(_ context.Context, key string, r Rate) (Decision, error) {
 		s.sweepAt = exp
 	}
 	return d, nil
+}
+
+// shard returns the shard of key and the time now, after checking that
+// rate r can be enforced.
+func (m *Memory) shard(key string, r Rate) (*shard, int64, error) {
+	if !r.valid() {
+		return nil, 0, fmt.Errorf("throttle: invalid rate %d per %v", r.N, r.Period)
+	}
+	return &m.shards[maphash.String(m.seed, key)&m.mask], int64(m.now().Sub(m.epoch)), nil
 }
 
 // Len is the number of keys currently tracked.

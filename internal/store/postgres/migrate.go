@@ -35,17 +35,8 @@ func loadMigrations() ([]store.Migration, error) {
 // Migrate applies the migrations the database lacks and returns how many
 // it applied. Each runs in its own transaction under an advisory lock, so
 // replicas that start at once apply each migration exactly once.
-func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
-	ms, err := loadMigrations()
-	if err != nil {
-		return 0, fmt.Errorf("postgres: migrate: %w", err)
-	}
-	// An up-to-date database needs no lock and no privilege beyond reading.
-	current, err := db.Version(ctx)
-	if err != nil {
-		return 0, err
-	}
-	applied, err = store.ApplyMigrations(ctx, ms, current, db.apply)
+func (db *DB) Migrate(ctx context.Context) (int, error) {
+	applied, err := store.Migrate(ctx, loadMigrations, db.Version, db.apply)
 	if err != nil {
 		return applied, fmt.Errorf("postgres: %w", err)
 	}

@@ -32,14 +32,7 @@ var (
 // every pending migration.
 func Open(ctx context.Context, url string) (*DB, error) {
 	db, err := OpenNoMigrate(ctx, url)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := db.Migrate(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return db, nil
+	return store.Migrated(ctx, db, err)
 }
 
 // OpenNoMigrate connects to the database named by a postgres:// URL and

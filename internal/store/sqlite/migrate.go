@@ -32,16 +32,8 @@ func loadMigrations() ([]store.Migration, error) {
 // it applied. Each runs in its own transaction, which holds the write lock
 // from its start, so processes that open the file at once apply each
 // migration exactly once.
-func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
-	ms, err := loadMigrations()
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: migrate: %w", err)
-	}
-	current, err := db.Version(ctx)
-	if err != nil {
-		return 0, err
-	}
-	applied, err = store.ApplyMigrations(ctx, ms, current, db.apply)
+func (db *DB) Migrate(ctx context.Context) (int, error) {
+	applied, err := store.Migrate(ctx, loadMigrations, db.Version, db.apply)
 	if err != nil {
 		return applied, fmt.Errorf("sqlite: %w", err)
 	}

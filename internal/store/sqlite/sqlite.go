@@ -60,14 +60,7 @@ const pragmas = "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)" +
 // pending migration.
 func Open(ctx context.Context, path string) (*DB, error) {
 	db, err := OpenNoMigrate(ctx, path)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := db.Migrate(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return db, nil
+	return store.Migrated(ctx, db, err)
 }
 
 // OpenNoMigrate opens the database file, creating it if needed, and leaves
