@@ -9,6 +9,35 @@
 // non-canonical base64url, duplicate claims, claims of the wrong JSON type,
 // and anything after the claims object, and it reads the claims only once
 // the signature has been checked.
+//
+// # Why not encoding/json and encoding/base64
+//
+// The header and claims are read by a JSON scanner of this package
+// (json.go), and the segments by a base64url decoder of its own
+// (base64.go). encoding/json with base64.RawURLEncoding.Strict() was
+// measured in their place against a budget of 1.5 µs and 4 allocations
+// per Verify, and stays far outside it. BenchmarkVerify, an access
+// token, with each version in turn in one test binary, six interleaved
+// runs, medians (Go 1.26, 2 shared cores, load average 5 to 11):
+//
+//	                                     ns/op    B/op  allocs/op
+//	this scanner and decoder              1557     176          1
+//	encoding/json + Strict(), and the    26012    6693        138
+//	  checks encoding/json lacks
+//	encoding/json + Strict() alone,       9100    3595         20
+//	  accepting what must be refused
+//
+// The fastest runs took 1205, 20467 and 8292 ns/op; BenchmarkVerifyParallel
+// gave medians of 1847, 22525 and 7394 ns/op with the same allocations.
+// encoding/json copies each string it reads into an
+// allocation of its own, and cannot refuse a repeated claim, a claim name
+// in another case than a field's (it matches them regardless of case), a
+// lone surrogate escape (it substitutes U+FFFD), nesting deeper than
+// maxDepth, or null for a string claim; the pass over its Decoder's tokens
+// that finds those costs more than the parse. Strict() still skips CR and
+// LF, which must be refused, and decodes only from a []byte, which a
+// token, a string, has to be copied into first. The fuzz target FuzzVerify
+// checks that whatever the scanner accepts, encoding/json reads alike.
 package token
 
 import (
