@@ -14,7 +14,7 @@ import (
 // as substrings of its input (only strings with escapes are copied), and
 // needs neither reflection nor maps. It accepts exactly RFC 8259 JSON with
 // these restrictions: strings must be valid UTF-8 and must not escape a
-// lone surrogate; iat, exp and intra_id must be integers that fit in 64
+// lone surrogate; iat, exp, nbf and intra_id must be integers that fit in 64
 // bits; a known name may appear once; values of unknown claims nest at most
 // maxDepth deep.
 
@@ -30,8 +30,8 @@ type header struct {
 // numbers holds the numeric claims, which Claims keeps as times, and
 // whether they were present.
 type numbers struct {
-	iat, exp       int64
-	hasIat, hasExp bool
+	iat, exp, nbf          int64
+	hasIat, hasExp, hasNbf bool
 }
 
 // parseHeader reads a token header. Any parameter other than alg, typ and
@@ -126,6 +126,10 @@ func parseClaims(s string) (Claims, numbers, error) {
 			bit = 1 << 6
 			f.exp, err = d.integer(name)
 			f.hasExp = true
+		case "nbf":
+			bit = 1 << 15
+			f.nbf, err = d.integer(name)
+			f.hasNbf = true
 		case "token_type":
 			bit = 1 << 7
 			var t string

@@ -97,6 +97,7 @@ var (
 	ErrSignature  = fmt.Errorf("%w: bad signature", ErrInvalid)
 	ErrExpired    = fmt.Errorf("%w: expired", ErrInvalid)
 	ErrWrongType  = fmt.Errorf("%w: wrong token type", ErrInvalid)
+	ErrNotYet     = fmt.Errorf("%w: not valid yet (nbf)", ErrInvalid)
 
 	errIssuer = fmt.Errorf("%w: wrong issuer", ErrInvalid)
 	errFuture = fmt.Errorf("%w: issued in the future", ErrInvalid)
@@ -367,6 +368,11 @@ func (i *Issuer) validate(c *Claims, f *numbers, want Type) error {
 	}
 	if f.hasIat && f.iat > now+leewaySec {
 		return errFuture
+	}
+	// Sign never sets nbf, but a token that carries one is held to it, with
+	// the leeway of exp (RFC 7519 section 4.1.5).
+	if f.hasNbf && f.nbf > now+leewaySec {
+		return ErrNotYet
 	}
 	c.ExpiresAt = time.Unix(f.exp, 0).UTC()
 	if f.hasIat {

@@ -385,7 +385,7 @@ func TestVerifyAccepts(t *testing.T) {
 		{"escaped claim name", craft(testKey, hdr, object(append(without(access, "username"), `"\u0075ser\u006eame":"alice"`)...)), Access, claimsOf(Access)},
 		{"no iat", craft(testKey, hdr, object(without(access, "iat")...)), Access, noIat},
 		{"unknown claims of every kind", craft(testKey, hdr, object(append(access,
-			`"aud":["a","b",[]]`, `"nbf":-1.5e+3`, `"x":{"y":[0,-0,1.0,2E-9,{"z":null}],"t":true,"f":false,"":{}}`, `"e\u0301":"\ud800\udc00"`,
+			`"aud":["a","b",[]]`, `"rate":-1.5e+3`, `"x":{"y":[0,-0,1.0,2E-9,{"z":null}],"t":true,"f":false,"":{}}`, `"e\u0301":"\ud800\udc00"`,
 			`"admin":true`, `"deep":`+strings.Repeat("[", maxDepth)+strings.Repeat("]", maxDepth))...)), Access, claimsOf(Access)},
 		{"exactly MaxLen bytes", pad, Access, claimsOf(Access)},
 	}
@@ -412,6 +412,7 @@ func TestVerifyTimes(t *testing.T) {
 	exp := t0.Add(15 * time.Minute)
 	tok := craft(testKey, headerFor(testKey), object(members(Access)...))
 	future := craft(testKey, headerFor(testKey), object(replace(members(Access), "iat", strconv.FormatInt(t0.Add(time.Minute).Unix(), 10))...))
+	notBefore := craft(testKey, headerFor(testKey), object(append(members(Access), `"nbf":`+strconv.FormatInt(t0.Add(time.Minute).Unix(), 10))...))
 	tests := []struct {
 		name string
 		tok  string
@@ -425,6 +426,9 @@ func TestVerifyTimes(t *testing.T) {
 		{"a day late", tok, exp.Add(24 * time.Hour), ErrExpired},
 		{"iat a leeway ahead", future, t0.Add(time.Minute - Leeway), nil},
 		{"iat more than a leeway ahead", future, t0.Add(time.Minute - Leeway - time.Nanosecond), errFuture},
+		{"nbf a leeway ahead", notBefore, t0.Add(time.Minute - Leeway), nil},
+		{"nbf more than a leeway ahead", notBefore, t0.Add(time.Minute - Leeway - time.Nanosecond), ErrNotYet},
+		{"nbf passed", notBefore, t0.Add(2 * time.Minute), nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -550,6 +554,9 @@ func TestVerifyRejects(t *testing.T) {
 		{"exp at the smallest int64", withClaims(replace(access, "exp", `-9223372036854775808`)...), Access, ErrExpired},
 		{"iat at the largest int64", withClaims(replace(access, "iat", `9223372036854775807`)...), Access, errFuture},
 		{"iat a string", withClaims(replace(access, "iat", `"now"`)...), Access, ErrMalformed},
+		{"nbf a string", withClaims(replace(access, "nbf", `"soon"`)...), Access, ErrMalformed},
+		{"nbf twice", withClaims(append(replace(access, "nbf", `0`), `"nbf":0`)...), Access, ErrMalformed},
+		{"nbf at the largest int64", withClaims(replace(access, "nbf", `9223372036854775807`)...), Access, ErrNotYet},
 
 		{"trailing garbage", withJSON(object(access...) + "x"), Access, ErrMalformed},
 		{"two objects", withJSON(object(access...) + "{}"), Access, ErrMalformed},
