@@ -16,6 +16,7 @@
 package main
 
 import (
+	"authd/internal/program"
 	"context"
 	"embed"
 	"encoding/json"
@@ -30,33 +31,19 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-	case errors.As(err, new(usageError)):
-		fmt.Fprintln(os.Stderr, "authd-demo:", err)
-		os.Exit(2)
-	default:
-		fmt.Fprintln(os.Stderr, "authd-demo:", err)
-		os.Exit(1)
-	}
+	program.Main("authd-demo", func(ctx context.Context) error {
+		return run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	})
 }
 
 // usageError is a mistake in the command line.
-type usageError struct{ msg string }
-
-func (e usageError) Error() string { return e.msg }
+type usageError = program.UsageError
 
 const (
 	readHeaderTimeout = 5 * time.Second
@@ -97,14 +84,14 @@ Flags:
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return usageError{err.Error()}
+		return usageError{Msg: err.Error()}
 	}
 	if fset.NArg() > 0 {
-		return usageError{fmt.Sprintf("unexpected argument %q", fset.Arg(0))}
+		return usageError{Msg: fmt.Sprintf("unexpected argument %q", fset.Arg(0))}
 	}
 	upstream, err := url.Parse(*api)
 	if err != nil || (upstream.Scheme != "http" && upstream.Scheme != "https") || upstream.Host == "" {
-		return usageError{fmt.Sprintf("-authd %q: want a base URL such as http://127.0.0.1:8000", *api)}
+		return usageError{Msg: fmt.Sprintf("-authd %q: want a base URL such as http://127.0.0.1:8000", *api)}
 	}
 
 	ln, err := net.Listen("tcp", *addr)
@@ -122,19 +109,7 @@ Flags:
 	fmt.Fprintln(stdout, ln.Addr().String())
 	fmt.Fprintf(stderr, "authd-demo: serving http://%s/ with the API of %s\n", ln.Addr(), upstream)
 
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	drain, cancel := context.WithTimeout(context.Background(), drainTimeout)
-	defer cancel()
-	if err := srv.Shutdown(drain); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	return nil
+	return program.Serve(ctx, srv, ln, drainTimeout, nil)
 }
 
 // newHandler serves the page and passes the API's paths to upstream.

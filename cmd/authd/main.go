@@ -3,15 +3,12 @@
 package main
 
 import (
+	"authd/internal/program"
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -20,22 +17,9 @@ func main() {
 	// go-redis logs its connection troubles on its own; make them JSON
 	// lines like the rest (it knows no URL passwords, only addresses).
 	redis.SetLogger(redisLogger{slog.New(slog.NewJSONHandler(os.Stderr, nil))})
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "authd:", err)
-		}
-		stop()
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		var u usageError
-		if errors.As(err, &u) {
-			os.Exit(2)
-		}
-		os.Exit(1)
-	}
+	program.Main("authd", func(ctx context.Context) error {
+		return run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	})
 }
 
 // redisLogger passes go-redis's messages to slog.
@@ -46,9 +30,7 @@ func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 }
 
 // usageError is a mistake in the command line itself.
-type usageError struct{ msg string }
-
-func (e usageError) Error() string { return e.msg }
+type usageError = program.UsageError
 
 // run is the whole program: main gives it the process's pieces, tests give
 // it their own.
@@ -72,6 +54,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return nil
 	default:
 		printUsage(stderr)
-		return usageError{fmt.Sprintf("unknown command %q", cmd)}
+		return usageError{Msg: fmt.Sprintf("unknown command %q", cmd)}
 	}
 }

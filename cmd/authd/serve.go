@@ -19,6 +19,7 @@ import (
 	"authd/internal/httpapi"
 	"authd/internal/intra"
 	"authd/internal/password"
+	"authd/internal/program"
 	"authd/internal/requestid"
 	"authd/internal/store"
 	"authd/internal/store/postgres"
@@ -72,7 +73,7 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string, std
 			printUsage(stderr)
 			return config.Config{}, err
 		}
-		return config.Config{}, usageError{err.Error() + " (authd -h lists every setting)"}
+		return config.Config{}, usageError{Msg: err.Error() + " (authd -h lists every setting)"}
 	}
 	return resolve()
 }
@@ -127,7 +128,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("serve takes no arguments, got %q", fs.Arg(0))}
+		return usageError{Msg: fmt.Sprintf("serve takes no arguments, got %q", fs.Arg(0))}
 	}
 	log := newLogger(stderr, cfg.LogLevel)
 
@@ -243,18 +244,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	go housekeeping(sweepCtx, st, accounts, imported, log)
 
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	log.Info("shutting down: draining in-flight requests", "timeout", cfg.ShutdownTimeout.String())
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	err = program.Serve(ctx, srv, ln, cfg.ShutdownTimeout, func() {
+		log.Info("shutting down: draining in-flight requests", "timeout", cfg.ShutdownTimeout.String())
+	})
+	if err != nil {
+		return err
 	}
 	log.Info("stopped")
 	return nil

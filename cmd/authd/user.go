@@ -18,7 +18,7 @@ import (
 func userCommand(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		printUsage(stderr)
-		return usageError{"user: want add, passwd, disable, enable or list"}
+		return usageError{Msg: "user: want add, passwd, disable, enable or list"}
 	}
 	sub, args := args[0], args[1:]
 	fs := flag.NewFlagSet("authd user "+sub, flag.ContinueOnError)
@@ -32,15 +32,15 @@ func userCommand(ctx context.Context, args []string, getenv func(string) string,
 	switch sub {
 	case "add", "passwd", "disable", "enable":
 		if fs.NArg() != 1 {
-			return usageError{fmt.Sprintf("user %s: want exactly one USERNAME after the flags", sub)}
+			return usageError{Msg: fmt.Sprintf("user %s: want exactly one USERNAME after the flags", sub)}
 		}
 		name = fs.Arg(0)
 	case "list":
 		if fs.NArg() != 0 {
-			return usageError{"user list takes no arguments"}
+			return usageError{Msg: "user list takes no arguments"}
 		}
 	default:
-		return usageError{fmt.Sprintf("user: unknown subcommand %q; want add, passwd, disable, enable or list", sub)}
+		return usageError{Msg: fmt.Sprintf("user: unknown subcommand %q; want add, passwd, disable, enable or list", sub)}
 	}
 
 	st, err := openStore(ctx, cfg.DB)

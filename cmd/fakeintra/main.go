@@ -16,34 +16,21 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"authd/fakeintra"
+	"authd/internal/program"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
-	stop()
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-	case errors.As(err, new(usageError)):
-		fmt.Fprintln(os.Stderr, "fakeintra:", err)
-		os.Exit(2)
-	default:
-		fmt.Fprintln(os.Stderr, "fakeintra:", err)
-		os.Exit(1)
-	}
+	program.Main("fakeintra", func(ctx context.Context) error {
+		return run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	})
 }
 
 // usageError is a mistake in the command line or the environment.
-type usageError struct{ msg string }
-
-func (e usageError) Error() string { return e.msg }
+type usageError = program.UsageError
 
 const (
 	defaultAddr  = "127.0.0.1:9042"
@@ -119,24 +106,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fmt.Fprintf(stderr, "fakeintra: serving http://%s\n  client id      %s\n  redirect URIs  %s\n  users          %s\n  rate limit     %v\n",
 		ln.Addr(), cfg.client.ID, strings.Join(cfg.client.RedirectURIs, ", "), strings.Join(logins, ", "), cfg.rateLimit)
 
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	// Calls held by a hang fault answer now rather than hold the drain up.
-	fake.ClearFaults()
-	drain, cancel := context.WithTimeout(context.Background(), drainTimeout)
-	defer cancel()
-	if err := srv.Shutdown(drain); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", err)
-	}
-	return nil
+	// Calls held by a hang fault answer when the drain starts rather than
+	// hold it up.
+	return program.Serve(ctx, srv, ln, drainTimeout, fake.ClearFaults)
 }
 
 // stringList is a flag that may be repeated and holds comma-separated
@@ -186,10 +158,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 		if errors.Is(err, flag.ErrHelp) {
 			return cfg, err
 		}
-		return cfg, usageError{err.Error()}
+		return cfg, usageError{Msg: err.Error()}
 	}
 	if fset.NArg() > 0 {
-		return cfg, usageError{fmt.Sprintf("unexpected argument %q", fset.Arg(0))}
+		return cfg, usageError{Msg: fmt.Sprintf("unexpected argument %q", fset.Arg(0))}
 	}
 	given := map[string]bool{}
 	fset.Visit(func(f *flag.Flag) { given[f.Name] = true })
@@ -201,7 +173,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 		name := envName(f.Name)
 		if v := getenv(name); v != "" {
 			if err := fset.Set(f.Name, v); err != nil {
-				envErr = usageError{fmt.Sprintf("%s: %v", name, err)}
+				envErr = usageError{Msg: fmt.Sprintf("%s: %v", name, err)}
 			}
 			given[f.Name] = true
 		}
@@ -213,13 +185,13 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	cfg.client.RedirectURIs = redirects.values
 	switch {
 	case cfg.client.ID == "" || cfg.client.Secret == "":
-		return cfg, usageError{"-client-id and -client-secret must not be empty"}
+		return cfg, usageError{Msg: "-client-id and -client-secret must not be empty"}
 	case len(cfg.client.RedirectURIs) == 0:
-		return cfg, usageError{"-redirect-uri: at least one is needed"}
+		return cfg, usageError{Msg: "-redirect-uri: at least one is needed"}
 	case cfg.secondly < 1 || cfg.hourly < 1:
-		return cfg, usageError{"-secondly-limit and -hourly-limit must be at least 1"}
+		return cfg, usageError{Msg: "-secondly-limit and -hourly-limit must be at least 1"}
 	case cfg.tokenErrorStatus != 400 && cfg.tokenErrorStatus != 401:
-		return cfg, usageError{"-token-error-status: want 401 or 400"}
+		return cfg, usageError{Msg: "-token-error-status: want 401 or 400"}
 	}
 	return cfg, nil
 }
