@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"regexp"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -85,7 +87,7 @@ func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 
 // openStore opens the configured database and applies pending migrations.
 func openStore(ctx context.Context, dsn string) (store.Store, error) {
-	if isPostgres(dsn) {
+	if config.IsPostgres(dsn) {
 		db, err := postgres.Open(ctx, dsn)
 		if err != nil {
 			return nil, fmt.Errorf("open database %s: %w", redactDSN(dsn), err)
@@ -94,13 +96,9 @@ func openStore(ctx context.Context, dsn string) (store.Store, error) {
 	}
 	db, err := sqlite.Open(ctx, dsn)
 	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", dsn, err)
+		return nil, fmt.Errorf("open database %s: %w", redactDSN(dsn), err)
 	}
 	return db, nil
-}
-
-func isPostgres(dsn string) bool {
-	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }
 
 // signingKeys returns the configured keys, or the key kept in the
@@ -262,21 +260,86 @@ func sweepSessions(ctx context.Context, st store.Store, log *slog.Logger) {
 	}
 }
 
-// redactDSN hides a password in a database URL before it is logged.
+// dsnHidden stands in for a database setting that cannot be shown safely.
+const dsnHidden = "(hidden: the database URL does not parse)"
+
+// kvPassword finds a password in a PostgreSQL keyword/value string.
+var kvPassword = regexp.MustCompile(`(?i)password\s*=`)
+
+// redactDSN returns the database setting as it may be logged or shown in
+// an error: a URL with xxxxx in place of the password of user:password@
+// and of every query parameter that names a password (password,
+// sslpassword), the rest as given; a file path as it is. A URL that does
+// not parse, or that PostgreSQL's own parser could split differently (a
+// stray '@' or '#'), is replaced whole, as is anything else that mentions
+// a password.
 func redactDSN(dsn string) string {
-	if !isPostgres(dsn) {
+	scheme, rest, isURL := strings.Cut(dsn, "://")
+	if !isURL {
+		if kvPassword.MatchString(dsn) {
+			return dsnHidden
+		}
 		return dsn
 	}
-	at := strings.LastIndexByte(dsn, '@')
-	scheme := strings.Index(dsn, "://")
-	if at < 0 || scheme < 0 {
-		return dsn
+	if _, err := url.Parse(dsn); err != nil || strings.ContainsRune(dsn, '#') {
+		return dsnHidden
 	}
-	userinfo := dsn[scheme+3 : at]
-	if i := strings.IndexByte(userinfo, ':'); i >= 0 {
-		return dsn[:scheme+3] + userinfo[:i] + ":xxxxx" + dsn[at:]
+	// The authority ends at the path or the query. net/url and pgx agree
+	// on where the user information ends only when no '@' follows.
+	authority := rest
+	if i := strings.IndexAny(rest, "/?"); i >= 0 {
+		authority = rest[:i]
 	}
-	return dsn
+	if strings.ContainsRune(rest[len(authority):], '@') {
+		return dsnHidden
+	}
+	var b strings.Builder
+	b.WriteString(scheme + "://")
+	if at := strings.LastIndexByte(authority, '@'); at >= 0 {
+		user, _, hasPassword := strings.Cut(authority[:at], ":")
+		b.WriteString(user)
+		if hasPassword {
+			b.WriteString(":xxxxx")
+		}
+		b.WriteByte('@')
+		rest = rest[at+1:]
+	}
+	path, query, hasQuery := strings.Cut(rest, "?")
+	b.WriteString(path)
+	if !hasQuery {
+		return b.String()
+	}
+	b.WriteByte('?')
+	for i, pair := range strings.Split(query, "&") {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		decoded, err := url.PathUnescape(pair)
+		switch {
+		case err == nil && !strings.Contains(strings.ToLower(decoded), "password"):
+			b.WriteString(pair)
+		case isPasswordKey(pair):
+			key, _, _ := strings.Cut(pair, "=")
+			b.WriteString(key + "=xxxxx")
+		default:
+			// A pair that does not decode, or mentions a password
+			// elsewhere than as its key: nothing of it is shown.
+			b.WriteString("xxxxx")
+		}
+	}
+	return b.String()
+}
+
+// isPasswordKey reports whether a query pair's key is one of the
+// parameters pgx reads a password from, decoded as pgx decodes it.
+func isPasswordKey(pair string) bool {
+	key, _, _ := strings.Cut(pair, "=")
+	k, err := url.PathUnescape(key)
+	if err != nil {
+		return false
+	}
+	k = strings.ToLower(strings.TrimSpace(k))
+	return k == "password" || k == "sslpassword"
 }
 
 // version is the module version stamped by the build, or the VCS revision.

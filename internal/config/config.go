@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -53,6 +54,16 @@ var defaultRates = map[string]string{
 
 // MinSecretLen is the shortest HS256 key accepted, in bytes.
 const MinSecretLen = 32
+
+// IsPostgres reports whether a database setting names PostgreSQL (a
+// postgres:// or postgresql:// URL) rather than a SQLite file.
+func IsPostgres(db string) bool {
+	return strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://")
+}
+
+// keywordValue matches a libpq keyword/value connection string
+// ("host=db user=authd password=..."), which authd does not take.
+var keywordValue = regexp.MustCompile(`(?i)(^|\s)(host|hostaddr|port|dbname|user|password|sslmode|sslpassword|passfile|service)\s*=`)
 
 // Config is the complete, validated configuration.
 type Config struct {
@@ -126,6 +137,16 @@ func settings() []*setting {
 			set: func(c *Config, v string) error {
 				if v == "" {
 					return errors.New("must not be empty")
+				}
+				// Anything else is opened as a SQLite file, and its path
+				// may appear in errors: refuse what looks like a
+				// PostgreSQL address, which may carry a password, without
+				// repeating it.
+				if strings.Contains(v, "://") && !IsPostgres(v) {
+					return errors.New("a URL of another scheme; want a postgres:// or postgresql:// URL, or a SQLite file path")
+				}
+				if keywordValue.MatchString(v) {
+					return errors.New("a PostgreSQL keyword/value string; write it as a postgres:// URL")
 				}
 				c.DB = v
 				return nil

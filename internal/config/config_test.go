@@ -84,6 +84,30 @@ func TestSecretsAndLists(t *testing.T) {
 	}
 }
 
+func TestDatabaseSetting(t *testing.T) {
+	t.Parallel()
+	for _, db := range []string{
+		"authd.db",
+		"/var/lib/authd/authd.db",
+		"data/a=b.db",
+		"postgres://authd:secret@db:5432/authd?sslmode=require",
+		"postgresql://db/authd?password=secret",
+		"postgres:///authd?host=/run/postgresql",
+	} {
+		c, err := Load(nil, envOf(map[string]string{"AUTHD_DB": db}))
+		if err != nil {
+			t.Errorf("AUTHD_DB=%q: %v", db, err)
+			continue
+		}
+		if c.DB != db {
+			t.Errorf("AUTHD_DB=%q: DB = %q", db, c.DB)
+		}
+		if got, want := IsPostgres(c.DB), strings.HasPrefix(db, "postgres"); got != want {
+			t.Errorf("IsPostgres(%q) = %v, want %v", db, got, want)
+		}
+	}
+}
+
 func TestLockout(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -136,6 +160,12 @@ func TestBadSettingsNameTheVariable(t *testing.T) {
 		{env: map[string]string{"AUTHD_LOCKOUT_FAILURES": "ten"}, want: "AUTHD_LOCKOUT_FAILURES"},
 		{env: map[string]string{"AUTHD_LOCKOUT_WINDOW": "15"}, want: "AUTHD_LOCKOUT_WINDOW"},
 		{args: []string{"--lockout-window", "0s"}, want: "AUTHD_LOCKOUT_WINDOW"},
+		// A database address authd would take for a SQLite file path.
+		{env: map[string]string{"AUTHD_DB": "postgress://authd:" + secret + "@db/authd"}, want: "AUTHD_DB"},
+		{env: map[string]string{"AUTHD_DB": "POSTGRES://authd:" + secret + "@db/authd"}, want: "AUTHD_DB"},
+		{args: []string{"--db", "redis://:" + secret + "@redis:6379/0"}, want: "AUTHD_DB"},
+		{env: map[string]string{"AUTHD_DB": "host=db user=authd password=" + secret + " dbname=authd"}, want: "AUTHD_DB"},
+		{env: map[string]string{"AUTHD_DB": "dbname=authd"}, want: "AUTHD_DB"},
 	} {
 		_, err := Load(tc.args, envOf(tc.env))
 		if err == nil {
