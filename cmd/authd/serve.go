@@ -59,6 +59,13 @@ terminal; with it they read one line from standard input.
 
 Settings: each is an environment variable and a flag of the same name; the
 flag wins over the variable.
+
+Secrets (AUTHD_JWT_SECRET, AUTHD_INTRA_CLIENT_SECRET, AUTHD_DATA_KEY, and
+AUTHD_DB or AUTHD_REDIS_URL when they hold a password) are best kept in
+files: AUTHD_JWT_SECRET_FILE=/run/secrets/jwt_secret reads the value from
+that file, less one trailing newline. The variable itself is the next best
+way. Never give a secret as a flag: every local user can read a process's
+command line. Setting both a variable and its _FILE is an error.
 `)
 	config.PrintSettings(w)
 }
