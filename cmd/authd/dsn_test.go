@@ -51,6 +51,10 @@ func TestRedactDSN(t *testing.T) {
 		// either when they mention a password.
 		{dsn: "host=db user=authd password=kv dbname=authd", want: dsnHidden, secrets: []string{"kv"}},
 		{dsn: "host=db user=authd dbname=authd", want: "host=db user=authd dbname=authd"},
+		// password= where pgx would not read it, but someone meant it.
+		{dsn: "postgres://h/db password=meant", want: dsnHidden, secrets: []string{"meant"}},
+		{dsn: "postgres://password=meant@h/db", want: dsnHidden, secrets: []string{"meant"}},
+		{dsn: "host=a://b password=meant", want: dsnHidden, secrets: []string{"meant"}},
 	} {
 		got := redactDSN(tc.dsn)
 		if got != tc.want {
@@ -116,4 +120,36 @@ func TestDatabaseSettingsThatLookLikeAddressesAreRefused(t *testing.T) {
 			os.Remove(db)
 		}
 	}
+}
+
+// FuzzRedactDSN writes a marked password into database settings of every
+// shape, around any other text: the mark is never shown.
+func FuzzRedactDSN(f *testing.F) {
+	f.Add(uint8(0), "authd", "pw", "db:5432/authd?sslmode=disable")
+	f.Add(uint8(1), "", "pw", "h/db")
+	f.Add(uint8(2), "", "x&y=z", "h/db?sslmode=disable")
+	f.Add(uint8(3), "", "pw", "db user=authd")
+	f.Add(uint8(0), "u", "p/w", "h/db")
+	f.Add(uint8(1), "", "pw", "a://b")
+	f.Fuzz(func(t *testing.T, shape uint8, user, password, rest string) {
+		const mark = "S3CR3T"
+		if strings.Contains(strings.ToUpper(user+rest), mark) {
+			return
+		}
+		password = mark + password
+		var dsn string
+		switch shape % 4 {
+		case 0:
+			dsn = "postgres://" + user + ":" + password + "@" + rest
+		case 1:
+			dsn = "postgresql://" + rest + "?password=" + password
+		case 2:
+			dsn = "postgres://" + user + "@" + rest + "&sslpassword=" + password
+		case 3:
+			dsn = "host=" + rest + " password=" + password
+		}
+		if got := redactDSN(dsn); strings.Contains(strings.ToUpper(got), mark) {
+			t.Fatalf("redactDSN(%q) = %q shows the password", dsn, got)
+		}
+	})
 }

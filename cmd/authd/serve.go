@@ -270,25 +270,28 @@ func sweepSessions(ctx context.Context, st store.Store, log *slog.Logger) {
 // dsnHidden stands in for a database setting that cannot be shown safely.
 const dsnHidden = "(hidden: the database URL does not parse)"
 
-// kvPassword finds a password in a PostgreSQL keyword/value string.
-var kvPassword = regexp.MustCompile(`(?i)password\s*=`)
+// namesPassword finds a password written as keyword=value, where pgx
+// would not take it for one but an operator meant it.
+var namesPassword = regexp.MustCompile(`(?i)password\s*=`)
 
 // redactDSN returns the database setting as it may be logged or shown in
 // an error: a URL with xxxxx in place of the password of user:password@
 // and of every query parameter that names a password (password,
 // sslpassword), the rest as given; a file path as it is. A URL that does
 // not parse, or that PostgreSQL's own parser could split differently (a
-// stray '@' or '#'), is replaced whole, as is anything else that mentions
-// a password.
+// stray '@' or '#'), is replaced whole, as is anything else that writes
+// password=.
 func redactDSN(dsn string) string {
 	scheme, rest, isURL := strings.Cut(dsn, "://")
 	if !isURL {
-		if kvPassword.MatchString(dsn) {
+		if namesPassword.MatchString(dsn) {
 			return dsnHidden
 		}
 		return dsn
 	}
-	if _, err := url.Parse(dsn); err != nil || strings.ContainsRune(dsn, '#') {
+	u, err := url.Parse(dsn)
+	if err != nil || !strings.EqualFold(u.Scheme, scheme) || strings.ContainsRune(dsn, '#') ||
+		namesPassword.MatchString(u.User.Username()+" "+u.Host+" "+u.Path) {
 		return dsnHidden
 	}
 	// The authority ends at the path or the query. net/url and pgx agree
