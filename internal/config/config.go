@@ -139,7 +139,7 @@ type setting struct {
 }
 
 // secretAdvice ends the help of every setting that may hold a secret.
-const secretAdvice = "; prefer the _FILE variable, or this variable, to the flag, which every local user can read in the process list"
+const secretAdvice = "prefer the _FILE variable, or this variable, to the flag, which every local user can read in the process list"
 
 // Flag returns the flag name of an AUTHD_ variable: AUTHD_ACCESS_TTL is access-ttl.
 func Flag(env string) string {
@@ -156,7 +156,7 @@ func settings() []*setting {
 				c.Addr = v
 				return nil
 			}},
-		{env: "AUTHD_DB", def: "authd.db", file: true, help: "a SQLite file path, or a postgres:// URL" + secretAdvice + " when it holds a password",
+		{env: "AUTHD_DB", def: "authd.db", file: true, help: "a SQLite file path, or a postgres:// URL; when it holds a password, " + secretAdvice,
 			set: func(c *Config, v string) error {
 				if v == "" {
 					return errors.New("must not be empty")
@@ -174,7 +174,7 @@ func settings() []*setting {
 				c.DB = v
 				return nil
 			}},
-		{env: "AUTHD_REDIS_URL", file: true, help: "redis:// URL of the shared throttle store (unset: counters kept in this process)" + secretAdvice + " when it holds a password",
+		{env: "AUTHD_REDIS_URL", file: true, help: "redis:// URL of the shared throttle store (unset: counters kept in this process); when it holds a password, " + secretAdvice,
 			set: func(c *Config, v string) error {
 				if v != "" {
 					u, err := url.Parse(v)
@@ -193,7 +193,7 @@ func settings() []*setting {
 				c.RedisPrefix = v
 				return nil
 			}},
-		{env: "AUTHD_JWT_SECRET", file: true, help: "comma-separated HS256 keys of 32+ bytes each; the first signs, all verify (unset: generated once, kept in the database)" + secretAdvice,
+		{env: "AUTHD_JWT_SECRET", file: true, help: "comma-separated HS256 keys of 32+ bytes each; the first signs, all verify (unset: generated once, kept in the database); " + secretAdvice,
 			set: func(c *Config, v string) error {
 				c.JWTSecrets = nil
 				if v == "" {
@@ -291,7 +291,7 @@ func settings() []*setting {
 			}},
 		&setting{env: "AUTHD_INTRA_CLIENT_ID", help: "the 42 application's client id (unset: the OAuth endpoints answer intra_not_configured)",
 			set: func(c *Config, v string) error { c.IntraClientID = v; return nil }},
-		&setting{env: "AUTHD_INTRA_CLIENT_SECRET", file: true, help: "the 42 application's client secret" + secretAdvice,
+		&setting{env: "AUTHD_INTRA_CLIENT_SECRET", file: true, help: "the 42 application's client secret; " + secretAdvice,
 			set: func(c *Config, v string) error { c.IntraClientSecret = v; return nil }},
 		&setting{env: "AUTHD_INTRA_REDIRECT_URI", help: "the callback URL registered with the 42 application",
 			set: func(c *Config, v string) error {
@@ -315,7 +315,7 @@ func settings() []*setting {
 			set: func(c *Config, v string) error { return parseBool(&c.IntraAutoProvision, v) }},
 		&setting{env: "AUTHD_REGISTRATION", def: "true", help: "serve POST /auth/register/",
 			set: func(c *Config, v string) error { return parseBool(&c.Registration, v) }},
-		&setting{env: "AUTHD_DATA_KEY", file: true, help: "reserved for encrypting TOTP secrets at rest: a key of 32+ bytes, kept outside the database (unset: none)" + secretAdvice,
+		&setting{env: "AUTHD_DATA_KEY", file: true, help: "reserved for encrypting TOTP secrets at rest: a key of 32+ bytes, kept outside the database (unset: none); " + secretAdvice,
 			set: func(c *Config, v string) error {
 				c.DataKey = nil
 				if v == "" {
