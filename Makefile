@@ -79,6 +79,8 @@ FUZZ_TARGETS := \
 	internal/throttle:FuzzParseProxies \
 	internal/throttle:FuzzClientKey \
 	internal/config:FuzzSetting \
+	internal/config:FuzzSettingFile \
+	cmd/authd:FuzzRedactDSN \
 	internal/intra:FuzzIdentify \
 	internal/token:FuzzVerify \
 	internal/password:FuzzVerify

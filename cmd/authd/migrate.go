@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"authd/internal/config"
 	"authd/internal/store/postgres"
 	"authd/internal/store/sqlite"
 )
@@ -24,7 +25,7 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 		Close() error
 	}
 	var db migrator
-	if isPostgres(cfg.DB) {
+	if config.IsPostgres(cfg.DB) {
 		db, err = postgres.OpenNoMigrate(ctx, cfg.DB)
 	} else {
 		db, err = sqlite.OpenNoMigrate(ctx, cfg.DB)

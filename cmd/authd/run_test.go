@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -136,14 +137,23 @@ func TestRunRejectsBadSettings(t *testing.T) {
 		{map[string]string{"AUTHD_JWT_SECRET": "short"}, "AUTHD_JWT_SECRET"},
 		{map[string]string{"AUTHD_THROTTLE_LOGIN": "6/fortnight"}, "AUTHD_THROTTLE_LOGIN"},
 		{map[string]string{"AUTHD_COOKIE_SAMESITE": "sometimes"}, "AUTHD_COOKIE_SAMESITE"},
+		{map[string]string{"AUTHD_JWT_SECRET_FILE": "/nonexistent/jwt_secret"}, `AUTHD_JWT_SECRET_FILE: cannot read "/nonexistent/jwt_secret"`},
+		{map[string]string{"AUTHD_DATA_KEY": strings.Repeat("k", 32), "AUTHD_DATA_KEY_FILE": "/run/secrets/data_key"}, "AUTHD_DATA_KEY and AUTHD_DATA_KEY_FILE"},
 	} {
 		err := run(context.Background(), nil, func(k string) string { return tc.env[k] }, strings.NewReader(""), io.Discard, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("run with %v = %v, want a one-line error naming %s", tc.env, err, tc.want)
 		}
 	}
-	if err := run(context.Background(), []string{"-h"}, func(string) string { return "" }, nil, io.Discard, io.Discard); !errors.Is(err, flag.ErrHelp) {
+	var help strings.Builder
+	if err := run(context.Background(), []string{"-h"}, func(string) string { return "" }, nil, io.Discard, &help); !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("run -h = %v, want flag.ErrHelp", err)
+	}
+	// -h says how to give secrets: by file or variable, never by flag.
+	for _, want := range []string{"AUTHD_JWT_SECRET_FILE, --jwt-secret-file", "AUTHD_DATA_KEY_FILE, --data-key-file", "Never give a secret as a flag"} {
+		if !strings.Contains(help.String(), want) {
+			t.Errorf("run -h does not say %q", want)
+		}
 	}
 }
 
@@ -200,5 +210,35 @@ func TestServePrintsItsAddress(t *testing.T) {
 	}
 	if got := printed.String(); got != s.Addr+"\n" {
 		t.Errorf("serve printed %q on stdout, want %q alone", got, s.Addr+"\n")
+	}
+}
+
+// TestRunReadsSecretsFromFiles starts the server with its signing key
+// and database path in files, as container secrets give them.
+func TestRunReadsSecretsFromFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	key := strings.Repeat("k", 40)
+	db := filepath.Join(dir, "authd.db")
+	for name, content := range map[string]string{"jwt_secret": key + "\n", "db": db + "\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := map[string]string{
+		"AUTHD_JWT_SECRET_FILE": filepath.Join(dir, "jwt_secret"),
+		"AUTHD_DB_FILE":         filepath.Join(dir, "db"),
+		"AUTHD_COOKIE_SECURE":   "false",
+	}
+	s := mustRun(t, env)
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	logs := s.Log()
+	if !strings.Contains(logs, `"signing_key":"configured"`) || !strings.Contains(logs, jsonEscaped(db)) {
+		t.Errorf("the server did not take the key and database from their files:\n%s", logs)
+	}
+	if strings.Contains(logs, key) {
+		t.Errorf("the logs show the key")
 	}
 }

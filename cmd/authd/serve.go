@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"regexp"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -58,6 +60,13 @@ terminal; with it they read one line from standard input.
 
 Settings: each is an environment variable and a flag of the same name; the
 flag wins over the variable.
+
+Secrets (AUTHD_JWT_SECRET, AUTHD_INTRA_CLIENT_SECRET, AUTHD_DATA_KEY, and
+AUTHD_DB or AUTHD_REDIS_URL when they hold a password) are best kept in
+files: AUTHD_JWT_SECRET_FILE=/run/secrets/jwt_secret reads the value from
+that file, less one trailing newline. The variable itself is the next best
+way. Never give a secret as a flag: every local user can read a process's
+command line. Setting both a variable and its _FILE is an error.
 `)
 	config.PrintSettings(w)
 }
@@ -86,7 +95,7 @@ func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 
 // openStore opens the configured database and applies pending migrations.
 func openStore(ctx context.Context, dsn string) (store.Store, error) {
-	if isPostgres(dsn) {
+	if config.IsPostgres(dsn) {
 		db, err := postgres.Open(ctx, dsn)
 		if err != nil {
 			return nil, fmt.Errorf("open database %s: %w", redactDSN(dsn), err)
@@ -95,13 +104,9 @@ func openStore(ctx context.Context, dsn string) (store.Store, error) {
 	}
 	db, err := sqlite.Open(ctx, dsn)
 	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", dsn, err)
+		return nil, fmt.Errorf("open database %s: %w", redactDSN(dsn), err)
 	}
 	return db, nil
-}
-
-func isPostgres(dsn string) bool {
-	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }
 
 // signingKeys returns the configured keys, or the key kept in the
@@ -211,6 +216,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	// Before the first login is answered, not an hour later.
+	imported, err := accounts.WeighImportedHashes(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
+		return fmt.Errorf("weigh imported password hashes: %w", err)
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("AUTHD_ADDR: %w", err)
@@ -237,11 +250,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	defer stopSweep()
-	// Before the first login is answered, not an hour later.
-	imported, err := accounts.WeighImportedHashes(ctx)
-	if err != nil {
-		return fmt.Errorf("weigh imported password hashes: %w", err)
-	}
 	go housekeeping(sweepCtx, st, accounts, imported, log)
 
 	err = program.Serve(ctx, srv, ln, cfg.ShutdownTimeout, func() {
@@ -295,21 +303,89 @@ func logImported(log *slog.Logger, n int) {
 		"note", "while it is not 0, every login also costs a pbkdf2 of this many iterations")
 }
 
-// redactDSN hides a password in a database URL before it is logged.
+// dsnHidden stands in for a database setting that cannot be shown safely.
+const dsnHidden = "(hidden: the database URL does not parse)"
+
+// namesPassword finds a password written as keyword=value, where pgx
+// would not take it for one but an operator meant it.
+var namesPassword = regexp.MustCompile(`(?i)password\s*=`)
+
+// redactDSN returns the database setting as it may be logged or shown in
+// an error: a URL with xxxxx in place of the password of user:password@
+// and of every query parameter that names a password (password,
+// sslpassword), the rest as given; a file path as it is. A URL that does
+// not parse, or that PostgreSQL's own parser could split differently (a
+// stray '@' or '#'), is replaced whole, as is anything else that writes
+// password=.
 func redactDSN(dsn string) string {
-	if !isPostgres(dsn) {
+	scheme, rest, isURL := strings.Cut(dsn, "://")
+	if !isURL {
+		if namesPassword.MatchString(dsn) {
+			return dsnHidden
+		}
 		return dsn
 	}
-	at := strings.LastIndexByte(dsn, '@')
-	scheme := strings.Index(dsn, "://")
-	if at < 0 || scheme < 0 {
-		return dsn
+	u, err := url.Parse(dsn)
+	if err != nil || !strings.EqualFold(u.Scheme, scheme) || strings.ContainsRune(dsn, '#') ||
+		namesPassword.MatchString(u.User.Username()+" "+u.Host+" "+u.Path) {
+		return dsnHidden
 	}
-	userinfo := dsn[scheme+3 : at]
-	if i := strings.IndexByte(userinfo, ':'); i >= 0 {
-		return dsn[:scheme+3] + userinfo[:i] + ":xxxxx" + dsn[at:]
+	// The authority ends at the path or the query. net/url and pgx agree
+	// on where the user information ends only when no '@' follows.
+	authority := rest
+	if i := strings.IndexAny(rest, "/?"); i >= 0 {
+		authority = rest[:i]
 	}
-	return dsn
+	if strings.ContainsRune(rest[len(authority):], '@') {
+		return dsnHidden
+	}
+	var b strings.Builder
+	b.WriteString(scheme + "://")
+	if at := strings.LastIndexByte(authority, '@'); at >= 0 {
+		user, _, hasPassword := strings.Cut(authority[:at], ":")
+		b.WriteString(user)
+		if hasPassword {
+			b.WriteString(":xxxxx")
+		}
+		b.WriteByte('@')
+		rest = rest[at+1:]
+	}
+	path, query, hasQuery := strings.Cut(rest, "?")
+	b.WriteString(path)
+	if !hasQuery {
+		return b.String()
+	}
+	b.WriteByte('?')
+	for i, pair := range strings.Split(query, "&") {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		decoded, err := url.PathUnescape(pair)
+		switch {
+		case err == nil && !strings.Contains(strings.ToLower(decoded), "password"):
+			b.WriteString(pair)
+		case isPasswordKey(pair):
+			key, _, _ := strings.Cut(pair, "=")
+			b.WriteString(key + "=xxxxx")
+		default:
+			// A pair that does not decode, or mentions a password
+			// elsewhere than as its key: nothing of it is shown.
+			b.WriteString("xxxxx")
+		}
+	}
+	return b.String()
+}
+
+// isPasswordKey reports whether a query pair's key is one of the
+// parameters pgx reads a password from, decoded as pgx decodes it.
+func isPasswordKey(pair string) bool {
+	key, _, _ := strings.Cut(pair, "=")
+	k, err := url.PathUnescape(key)
+	if err != nil {
+		return false
+	}
+	k = strings.ToLower(strings.TrimSpace(k))
+	return k == "password" || k == "sslpassword"
 }
 
 // version is the module version stamped by the build, or the VCS revision.

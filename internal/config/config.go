@@ -1,8 +1,11 @@
 // Package config reads authd's settings. Every setting is an environment
 // variable (AUTHD_ACCESS_TTL) and a flag of the same name (--access-ttl);
-// the flag wins over the variable, the variable over the default. A bad
-// value is an error that names the variable, so start-up stops with one
-// line an operator can act on.
+// the flag wins over the variable, the variable over the default. A
+// setting that may hold a secret can also be read from a file named by
+// its _FILE variable or flag (AUTHD_JWT_SECRET_FILE, --jwt-secret-file),
+// the convention of container secrets, so that it never appears on a
+// command line. A bad value is an error that names the variable, so
+// start-up stops with one line an operator can act on.
 package config
 
 import (
@@ -10,9 +13,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -54,6 +60,23 @@ var defaultRates = map[string]string{
 // MinSecretLen is the shortest HS256 key accepted, in bytes.
 const MinSecretLen = 32
 
+// MinDataKeyLen is the shortest data key accepted, in bytes.
+const MinDataKeyLen = 32
+
+// maxFileSize bounds a file a setting is read from: secrets and URLs are
+// short, and a mistaken path (a device, a log) must not be read whole.
+const maxFileSize = 64 << 10
+
+// IsPostgres reports whether a database setting names PostgreSQL (a
+// postgres:// or postgresql:// URL) rather than a SQLite file.
+func IsPostgres(db string) bool {
+	return strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://")
+}
+
+// keywordValue matches a libpq keyword/value connection string
+// ("host=db user=authd password=..."), which authd does not take.
+var keywordValue = regexp.MustCompile(`(?i)(^|\s)(host|hostaddr|port|dbname|user|password|sslmode|sslpassword|passfile|service)\s*=`)
+
 // Config is the complete, validated configuration.
 type Config struct {
 	Addr        string
@@ -86,7 +109,12 @@ type Config struct {
 	IntraBaseURL       string
 	IntraAutoProvision bool
 
-	Registration    bool
+	Registration bool
+
+	// DataKey is reserved for encrypting TOTP secrets at rest; nothing
+	// uses it yet. Empty when unset, else at least MinDataKeyLen bytes.
+	DataKey []byte
+
 	HashConcurrency int
 	ShutdownTimeout time.Duration
 	LogLevel        slog.Level
@@ -104,8 +132,14 @@ type setting struct {
 	def   string
 	help  string
 	set   func(c *Config, v string) error
+	file  bool    // may be read from the file named by env+"_FILE"
 	flagV *string // raw flag value when the flag was given
+
+	fileFlagV *string // raw value of the _FILE flag when it was given
 }
+
+// secretAdvice ends the help of every setting that may hold a secret.
+const secretAdvice = "prefer the _FILE variable, or this variable, to the flag, which every local user can read in the process list"
 
 // Flag returns the flag name of an AUTHD_ variable: AUTHD_ACCESS_TTL is access-ttl.
 func Flag(env string) string {
@@ -122,15 +156,25 @@ func settings() []*setting {
 				c.Addr = v
 				return nil
 			}},
-		{env: "AUTHD_DB", def: "authd.db", help: "a SQLite file path, or a postgres:// URL",
+		{env: "AUTHD_DB", def: "authd.db", file: true, help: "a SQLite file path, or a postgres:// URL; when it holds a password, " + secretAdvice,
 			set: func(c *Config, v string) error {
 				if v == "" {
 					return errors.New("must not be empty")
 				}
+				// Anything else is opened as a SQLite file, and its path
+				// may appear in errors: refuse what looks like a
+				// PostgreSQL address, which may carry a password, without
+				// repeating it.
+				if strings.Contains(v, "://") && !IsPostgres(v) {
+					return errors.New("a URL of another scheme; want a postgres:// or postgresql:// URL, or a SQLite file path")
+				}
+				if keywordValue.MatchString(v) {
+					return errors.New("a PostgreSQL keyword/value string; write it as a postgres:// URL")
+				}
 				c.DB = v
 				return nil
 			}},
-		{env: "AUTHD_REDIS_URL", help: "redis:// URL of the shared throttle store (unset: counters kept in this process)",
+		{env: "AUTHD_REDIS_URL", file: true, help: "redis:// URL of the shared throttle store (unset: counters kept in this process); when it holds a password, " + secretAdvice,
 			set: func(c *Config, v string) error {
 				if v != "" {
 					u, err := url.Parse(v)
@@ -149,7 +193,7 @@ func settings() []*setting {
 				c.RedisPrefix = v
 				return nil
 			}},
-		{env: "AUTHD_JWT_SECRET", help: "comma-separated HS256 keys of 32+ bytes each; the first signs, all verify (unset: generated once, kept in the database)",
+		{env: "AUTHD_JWT_SECRET", file: true, help: "comma-separated HS256 keys of 32+ bytes each; the first signs, all verify (unset: generated once, kept in the database); " + secretAdvice,
 			set: func(c *Config, v string) error {
 				c.JWTSecrets = nil
 				if v == "" {
@@ -247,7 +291,7 @@ func settings() []*setting {
 			}},
 		&setting{env: "AUTHD_INTRA_CLIENT_ID", help: "the 42 application's client id (unset: the OAuth endpoints answer intra_not_configured)",
 			set: func(c *Config, v string) error { c.IntraClientID = v; return nil }},
-		&setting{env: "AUTHD_INTRA_CLIENT_SECRET", help: "the 42 application's client secret",
+		&setting{env: "AUTHD_INTRA_CLIENT_SECRET", file: true, help: "the 42 application's client secret; " + secretAdvice,
 			set: func(c *Config, v string) error { c.IntraClientSecret = v; return nil }},
 		&setting{env: "AUTHD_INTRA_REDIRECT_URI", help: "the callback URL registered with the 42 application",
 			set: func(c *Config, v string) error {
@@ -271,6 +315,19 @@ func settings() []*setting {
 			set: func(c *Config, v string) error { return parseBool(&c.IntraAutoProvision, v) }},
 		&setting{env: "AUTHD_REGISTRATION", def: "true", help: "serve POST /auth/register/",
 			set: func(c *Config, v string) error { return parseBool(&c.Registration, v) }},
+		&setting{env: "AUTHD_DATA_KEY", file: true, help: "reserved for encrypting TOTP secrets at rest: a key of 32+ bytes, kept outside the database (unset: none); " + secretAdvice,
+			set: func(c *Config, v string) error {
+				c.DataKey = nil
+				if v == "" {
+					return nil
+				}
+				if len(v) < MinDataKeyLen {
+					// Never echo the key itself.
+					return fmt.Errorf("key is %d bytes, want at least %d", len(v), MinDataKeyLen)
+				}
+				c.DataKey = []byte(v)
+				return nil
+			}},
 		&setting{env: "AUTHD_HASH_CONCURRENCY", def: strconv.Itoa(runtime.GOMAXPROCS(0)), help: "password hashes computed at once (each takes 19 MiB); others wait",
 			set: func(c *Config, v string) error { return parsePositive(&c.HashConcurrency, v) }},
 		&setting{env: "AUTHD_SHUTDOWN_TIMEOUT", def: "30s", help: "on SIGTERM, how long in-flight requests may take to finish",
@@ -306,19 +363,22 @@ func Register(fs *flag.FlagSet, getenv func(string) string) func() (Config, erro
 			s.flagV = &v
 			return nil
 		})
+		if s.file {
+			fs.Func(Flag(s.env+"_FILE"), fileHelp(s.env), func(v string) error {
+				s.fileFlagV = &v
+				return nil
+			})
+		}
 	}
 	return func() (Config, error) {
 		c := Config{Rates: make(map[string]throttle.Rate)}
 		for _, s := range all {
-			v := s.def
-			if e := getenv(s.env); e != "" {
-				v = e
+			v, name, err := s.value(getenv)
+			if err != nil {
+				return Config{}, err
 			}
-			if s.flagV != nil {
-				v = *s.flagV
-			}
-			if err := s.set(&c, strings.TrimSpace(v)); err != nil {
-				return Config{}, fmt.Errorf("%s: %w", s.env, err)
+			if err := s.set(&c, v); err != nil {
+				return Config{}, fmt.Errorf("%s: %w", name, err)
 			}
 		}
 		if c.IntraClientID != "" || c.IntraClientSecret != "" || c.IntraRedirectURI != "" {
@@ -331,6 +391,83 @@ func Register(fs *flag.FlagSet, getenv func(string) string) func() (Config, erro
 		}
 		return c, nil
 	}
+}
+
+// value returns the setting's value, from its flag, its variable, its
+// file or its default, and the name an error about that value gives.
+// A value and a file both given is an error: which one wins would be a
+// guess.
+func (s *setting) value(getenv func(string) string) (v, name string, err error) {
+	given := getenv(s.env)
+	if s.flagV != nil {
+		given = *s.flagV
+	}
+	if s.file {
+		fileEnv := s.env + "_FILE"
+		path := getenv(fileEnv)
+		if s.fileFlagV != nil {
+			path = *s.fileFlagV
+		}
+		if path = strings.TrimSpace(path); path != "" {
+			if strings.TrimSpace(given) != "" {
+				return "", "", fmt.Errorf("%s and %s are both set (as variables or flags); set only one", s.env, fileEnv)
+			}
+			v, err := readFile(path)
+			if err != nil {
+				return "", "", fmt.Errorf("%s: %w", fileEnv, err)
+			}
+			return v, fmt.Sprintf("%s (read from %s %q)", s.env, fileEnv, path), nil
+		}
+	}
+	v = s.def
+	if e := getenv(s.env); e != "" {
+		v = e
+	}
+	if s.flagV != nil {
+		v = *s.flagV
+	}
+	return strings.TrimSpace(v), s.env, nil
+}
+
+// readFile returns a setting's value kept in a file: its content less
+// one trailing newline ("\n" or "\r\n"), byte for byte otherwise, since
+// a key may end in any byte. Errors name the path, never the content.
+func readFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("cannot read %q: %w", path, pathErrorCause(err))
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return "", fmt.Errorf("cannot read %q: %w", path, pathErrorCause(err))
+	}
+	if len(b) > maxFileSize {
+		return "", fmt.Errorf("%q is larger than %d KiB", path, maxFileSize>>10)
+	}
+	v := string(b)
+	if t, ok := strings.CutSuffix(v, "\n"); ok {
+		v = strings.TrimSuffix(t, "\r")
+	}
+	if v == "" {
+		return "", fmt.Errorf("%q is empty", path)
+	}
+	return v, nil
+}
+
+// pathErrorCause strips the operation and path from a file error, which
+// readFile's message gives once, quoted.
+func pathErrorCause(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// fileHelp is the help of the _FILE flag of a setting.
+func fileHelp(env string) string {
+	return "a file holding " + env + " (its content less one trailing newline); an error with " + env + " set too"
 }
 
 // Load parses args with a flag set of its own and resolves the settings.
@@ -347,7 +484,8 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	return resolve()
 }
 
-// PrintSettings writes one entry per setting: variable, flag, default and meaning.
+// PrintSettings writes one entry per setting, and one per _FILE variant:
+// variable, flag, default and meaning.
 func PrintSettings(w io.Writer) {
 	for _, s := range settings() {
 		def := s.def
@@ -355,6 +493,9 @@ func PrintSettings(w io.Writer) {
 			def = "unset"
 		}
 		fmt.Fprintf(w, "  %s, --%s (default %s)\n      %s\n", s.env, Flag(s.env), def, s.help)
+		if s.file {
+			fmt.Fprintf(w, "  %s_FILE, --%s (default unset)\n      %s\n", s.env, Flag(s.env+"_FILE"), fileHelp(s.env))
+		}
 	}
 }
 

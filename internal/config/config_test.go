@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -84,6 +86,188 @@ func TestSecretsAndLists(t *testing.T) {
 	}
 }
 
+func TestDatabaseSetting(t *testing.T) {
+	t.Parallel()
+	for _, db := range []string{
+		"authd.db",
+		"/var/lib/authd/authd.db",
+		"data/a=b.db",
+		"postgres://authd:secret@db:5432/authd?sslmode=require",
+		"postgresql://db/authd?password=secret",
+		"postgres:///authd?host=/run/postgresql",
+	} {
+		c, err := Load(nil, envOf(map[string]string{"AUTHD_DB": db}))
+		if err != nil {
+			t.Errorf("AUTHD_DB=%q: %v", db, err)
+			continue
+		}
+		if c.DB != db {
+			t.Errorf("AUTHD_DB=%q: DB = %q", db, c.DB)
+		}
+		if got, want := IsPostgres(c.DB), strings.HasPrefix(db, "postgres"); got != want {
+			t.Errorf("IsPostgres(%q) = %v, want %v", db, got, want)
+		}
+	}
+}
+
+// mustWriteFile writes content to a new file in a directory of the test
+// and returns its path.
+func mustWriteFile(t *testing.T, name, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestSecretsFromFiles(t *testing.T) {
+	t.Parallel()
+	k1, k2 := strings.Repeat("a", 32), strings.Repeat("b", 40)
+	// A key of any bytes, spaces and a carriage return at its ends included.
+	rawKey := " \x00\xff" + strings.Repeat("k", 30) + "\r\t "
+	intra := map[string]string{"AUTHD_INTRA_CLIENT_ID": "id", "AUTHD_INTRA_REDIRECT_URI": "https://app.example.com/cb"}
+	with := func(m map[string]string, k, v string) map[string]string {
+		out := map[string]string{k: v}
+		for k, v := range m {
+			out[k] = v
+		}
+		return out
+	}
+	type fields struct {
+		JWTSecrets        [][]byte
+		IntraClientSecret string
+		DataKey           []byte
+		DB, RedisURL      string
+	}
+	for _, tc := range []struct {
+		name    string
+		content string
+		env     map[string]string // PATH in a value is the file's path
+		args    []string
+		want    fields
+	}{
+		{name: "jwt secret", content: k1 + "," + k2 + "\n", env: map[string]string{"AUTHD_JWT_SECRET_FILE": "PATH"},
+			want: fields{JWTSecrets: [][]byte{[]byte(k1), []byte(k2)}, DB: "authd.db"}},
+		{name: "jwt secret by flag", content: k1, args: []string{"--jwt-secret-file", "PATH"},
+			want: fields{JWTSecrets: [][]byte{[]byte(k1)}, DB: "authd.db"}},
+		{name: "client secret", content: "s-s4t2ud-secret\r\n", env: with(intra, "AUTHD_INTRA_CLIENT_SECRET_FILE", "PATH"),
+			want: fields{IntraClientSecret: "s-s4t2ud-secret", DB: "authd.db"}},
+		{name: "data key", content: rawKey + "\n", env: map[string]string{"AUTHD_DATA_KEY_FILE": "PATH"},
+			want: fields{DataKey: []byte(rawKey), DB: "authd.db"}},
+		// One trailing newline is taken off, no more.
+		{name: "data key, two newlines", content: k1 + "\n\n", args: []string{"--data-key-file=PATH"},
+			want: fields{DataKey: []byte(k1 + "\n"), DB: "authd.db"}},
+		{name: "database", content: "postgres://authd:pw@db:5432/authd?sslmode=disable\n", env: map[string]string{"AUTHD_DB_FILE": "PATH"},
+			want: fields{DB: "postgres://authd:pw@db:5432/authd?sslmode=disable"}},
+		{name: "redis", content: "redis://:pw@redis:6379/0\n", env: map[string]string{"AUTHD_REDIS_URL_FILE": "PATH"},
+			want: fields{RedisURL: "redis://:pw@redis:6379/0", DB: "authd.db"}},
+		// The _FILE flag wins over the _FILE variable.
+		{name: "flag over variable", content: k2, env: map[string]string{"AUTHD_JWT_SECRET_FILE": "/nonexistent"}, args: []string{"--jwt-secret-file", "PATH"},
+			want: fields{JWTSecrets: [][]byte{[]byte(k2)}, DB: "authd.db"}},
+	} {
+		path := mustWriteFile(t, "secret", tc.content)
+		env := map[string]string{}
+		for k, v := range tc.env {
+			env[k] = strings.ReplaceAll(v, "PATH", path)
+		}
+		var args []string
+		for _, a := range tc.args {
+			args = append(args, strings.ReplaceAll(a, "PATH", path))
+		}
+		c, err := Load(args, envOf(env))
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		got := fields{JWTSecrets: c.JWTSecrets, IntraClientSecret: c.IntraClientSecret, DataKey: c.DataKey, DB: c.DB, RedisURL: c.RedisURL}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tc.name, diff)
+		}
+	}
+}
+
+func TestSecretFileErrors(t *testing.T) {
+	t.Parallel()
+	const content = "a-secret-that-must-not-be-shown"
+	path := mustWriteFile(t, "secret", content+"\n")
+	short := mustWriteFile(t, "short", content[:20]+"\n")
+	empty := mustWriteFile(t, "empty", "\n")
+	large := mustWriteFile(t, "large", strings.Repeat(content, 3000))
+	missing := filepath.Join(t.TempDir(), "missing")
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		env  map[string]string
+		args []string
+		want []string // all in the one-line message
+	}{
+		// A value and a file: an error naming both, however given.
+		{env: map[string]string{"AUTHD_JWT_SECRET": content, "AUTHD_JWT_SECRET_FILE": path}, want: []string{"AUTHD_JWT_SECRET and AUTHD_JWT_SECRET_FILE"}},
+		{env: map[string]string{"AUTHD_DATA_KEY": content}, args: []string{"--data-key-file", path}, want: []string{"AUTHD_DATA_KEY and AUTHD_DATA_KEY_FILE"}},
+		{env: map[string]string{"AUTHD_INTRA_CLIENT_SECRET_FILE": path}, args: []string{"--intra-client-secret", content}, want: []string{"AUTHD_INTRA_CLIENT_SECRET and AUTHD_INTRA_CLIENT_SECRET_FILE"}},
+		{env: map[string]string{"AUTHD_DB": "authd.db", "AUTHD_DB_FILE": path}, want: []string{"AUTHD_DB and AUTHD_DB_FILE"}},
+		{env: map[string]string{"AUTHD_REDIS_URL": "redis://r:6379/0", "AUTHD_REDIS_URL_FILE": path}, want: []string{"AUTHD_REDIS_URL and AUTHD_REDIS_URL_FILE"}},
+		// Files that cannot be read, or hold nothing.
+		{env: map[string]string{"AUTHD_JWT_SECRET_FILE": missing}, want: []string{"AUTHD_JWT_SECRET_FILE", missing, "no such file"}},
+		{env: map[string]string{"AUTHD_DATA_KEY_FILE": dir}, want: []string{"AUTHD_DATA_KEY_FILE", dir}},
+		{args: []string{"--intra-client-secret-file", empty}, want: []string{"AUTHD_INTRA_CLIENT_SECRET_FILE", empty, "empty"}},
+		{env: map[string]string{"AUTHD_DB_FILE": large}, want: []string{"AUTHD_DB_FILE", large, "larger"}},
+		// A bad value read from a file names the variable and the file.
+		{env: map[string]string{"AUTHD_JWT_SECRET_FILE": short}, want: []string{"AUTHD_JWT_SECRET", "AUTHD_JWT_SECRET_FILE", short, "20 bytes"}},
+		{env: map[string]string{"AUTHD_DATA_KEY_FILE": short}, want: []string{"AUTHD_DATA_KEY", "AUTHD_DATA_KEY_FILE", short, "20 bytes"}},
+		{env: map[string]string{"AUTHD_REDIS_URL_FILE": path}, want: []string{"AUTHD_REDIS_URL", "AUTHD_REDIS_URL_FILE", path}},
+	} {
+		_, err := Load(tc.args, envOf(tc.env))
+		if err == nil {
+			t.Errorf("%v %v: no error, want one naming %q", tc.env, tc.args, tc.want)
+			continue
+		}
+		msg := err.Error()
+		for _, w := range tc.want {
+			if !strings.Contains(msg, w) {
+				t.Errorf("%v %v: error %q does not hold %q", tc.env, tc.args, msg, w)
+			}
+		}
+		if strings.Contains(msg, "\n") {
+			t.Errorf("error %q is more than one line", msg)
+		}
+		if strings.Contains(msg, content[:20]) {
+			t.Errorf("error %q shows the secret", msg)
+		}
+	}
+}
+
+func TestDataKey(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		env     map[string]string
+		args    []string
+		want    []byte
+		wantErr bool
+	}{
+		{want: nil},
+		{env: map[string]string{"AUTHD_DATA_KEY": strings.Repeat("d", 32)}, want: []byte(strings.Repeat("d", 32))},
+		{args: []string{"--data-key", strings.Repeat("d", 64)}, want: []byte(strings.Repeat("d", 64))},
+		{env: map[string]string{"AUTHD_DATA_KEY": strings.Repeat("d", 31)}, wantErr: true},
+		{env: map[string]string{"AUTHD_DATA_KEY": "  " + strings.Repeat("d", 31) + " "}, wantErr: true},
+	} {
+		c, err := Load(tc.args, envOf(tc.env))
+		if tc.wantErr {
+			if err == nil || !strings.Contains(err.Error(), "AUTHD_DATA_KEY") || strings.Contains(err.Error(), "ddd") {
+				t.Errorf("%v %v: error %v, want one naming AUTHD_DATA_KEY without the key", tc.env, tc.args, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%v %v: %v", tc.env, tc.args, err)
+			continue
+		}
+		if diff := cmp.Diff(tc.want, c.DataKey); diff != "" {
+			t.Errorf("%v %v: DataKey (-want +got):\n%s", tc.env, tc.args, diff)
+		}
+	}
+}
+
 func TestLockout(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -136,6 +320,12 @@ func TestBadSettingsNameTheVariable(t *testing.T) {
 		{env: map[string]string{"AUTHD_LOCKOUT_FAILURES": "ten"}, want: "AUTHD_LOCKOUT_FAILURES"},
 		{env: map[string]string{"AUTHD_LOCKOUT_WINDOW": "15"}, want: "AUTHD_LOCKOUT_WINDOW"},
 		{args: []string{"--lockout-window", "0s"}, want: "AUTHD_LOCKOUT_WINDOW"},
+		// A database address authd would take for a SQLite file path.
+		{env: map[string]string{"AUTHD_DB": "postgress://authd:" + secret + "@db/authd"}, want: "AUTHD_DB"},
+		{env: map[string]string{"AUTHD_DB": "POSTGRES://authd:" + secret + "@db/authd"}, want: "AUTHD_DB"},
+		{args: []string{"--db", "redis://:" + secret + "@redis:6379/0"}, want: "AUTHD_DB"},
+		{env: map[string]string{"AUTHD_DB": "host=db user=authd password=" + secret + " dbname=authd"}, want: "AUTHD_DB"},
+		{env: map[string]string{"AUTHD_DB": "dbname=authd"}, want: "AUTHD_DB"},
 	} {
 		_, err := Load(tc.args, envOf(tc.env))
 		if err == nil {
@@ -166,7 +356,8 @@ func TestEverySettingIsAFlagAndDocumented(t *testing.T) {
 		"AUTHD_TRUSTED_PROXIES", "AUTHD_COOKIE_SECURE", "AUTHD_COOKIE_SAMESITE", "AUTHD_CORS_ORIGINS",
 		"AUTHD_INTRA_CLIENT_ID", "AUTHD_INTRA_CLIENT_SECRET", "AUTHD_INTRA_REDIRECT_URI", "AUTHD_INTRA_BASE_URL",
 		"AUTHD_INTRA_AUTO_PROVISION", "AUTHD_REGISTRATION", "AUTHD_LOG_LEVEL",
-		"AUTHD_LOCKOUT_FAILURES", "AUTHD_LOCKOUT_WINDOW",
+		"AUTHD_LOCKOUT_FAILURES", "AUTHD_LOCKOUT_WINDOW", "AUTHD_DATA_KEY",
+		"AUTHD_DB_FILE", "AUTHD_REDIS_URL_FILE", "AUTHD_JWT_SECRET_FILE", "AUTHD_INTRA_CLIENT_SECRET_FILE", "AUTHD_DATA_KEY_FILE",
 	} {
 		if !strings.Contains(help.String(), env+", --"+Flag(env)) {
 			t.Errorf("-h does not list %s", env)
