@@ -34,7 +34,7 @@ const sessionColumns = `id, user_id, created_at, expires_at, revoked_at, method,
 
 func scanSession(row pgx.Row) (store.Session, error) {
 	var (
-		s                                         store.Session
+		s                                        store.Session
 		revokedAt, authTime, lastUsed, rotatedAt *time.Time
 	)
 	err := row.Scan(&s.ID, &s.UserID, &s.CreatedAt, &s.ExpiresAt, &revokedAt, &s.Method, &s.IP, &s.UserAgent,

@@ -33,8 +33,8 @@ const sessionColumns = `id, user_id, created_at, expires_at, revoked_at, method,
 
 func scanSession(row scanner) (store.Session, error) {
 	var (
-		s                                         store.Session
-		createdAt, expiresAt                      int64
+		s                                        store.Session
+		createdAt, expiresAt                     int64
 		revokedAt, authTime, lastUsed, rotatedAt sql.NullInt64
 	)
 	err := row.Scan(&s.ID, &s.UserID, &createdAt, &expiresAt, &revokedAt, &s.Method, &s.IP, &s.UserAgent,
