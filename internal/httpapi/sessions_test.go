@@ -38,7 +38,7 @@ func TestSessionsList(t *testing.T) {
 	want := map[string]any{
 		"id": claimsOfAccess(t, e, first.body["access_token"].(string)), "created_at": created, "last_used_at": created,
 		"expires_at": e.clock.Now().Add(-time.Second).Add(24 * time.Hour).UTC().Format(time.RFC3339),
-		"method": "password", "user_agent": "Firefox/140.0", "ip": "203.0.113.9", "current": false,
+		"method":     "password", "user_agent": "Firefox/140.0", "ip": "203.0.113.9", "current": false,
 	}
 	if diff := cmp.Diff(want, oldest); diff != "" {
 		t.Errorf("the first session (-want +got):\n%s", diff)
@@ -299,7 +299,9 @@ func TestRefreshRotationHTTP(t *testing.T) {
 		answers [2]response
 	)
 	for i := range answers {
-		wg.Go(func() { answers[i] = e.do(t, request{method: "POST", path: "/auth/refresh/", cookies: []*http.Cookie{next}}) })
+		wg.Go(func() {
+			answers[i] = e.do(t, request{method: "POST", path: "/auth/refresh/", cookies: []*http.Cookie{next}})
+		})
 	}
 	wg.Wait()
 	for i, a := range answers {
