@@ -3,6 +3,8 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -92,6 +94,10 @@ type logoutRequest struct {
 // seed's logout) is local; a body must be a JSON object.
 func logoutScope(w http.ResponseWriter, r *http.Request) (account.LogoutScope, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return "", &Error{codeRequestTooLarge, fmt.Sprintf("The body is over %d KiB.", maxBody>>10)}
+	}
 	if err != nil {
 		return "", invalidRequest("The body could not be read.")
 	}

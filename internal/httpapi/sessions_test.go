@@ -137,6 +137,7 @@ func TestLogoutScopesHTTP(t *testing.T) {
 		{"scope in capitals", `{"scope":"GLOBAL"}`, 400, false, true, true},
 		{"scope not a string", `{"scope":1}`, 400, false, true, true},
 		{"not JSON", `scope=global`, 400, false, true, true},
+		{"over 64 KiB", `{"scope":"global","pad":"` + strings.Repeat("x", 64<<10) + `"}`, 413, false, true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -147,6 +148,9 @@ func TestLogoutScopesHTTP(t *testing.T) {
 			r := e.do(t, request{method: "POST", path: "/auth/logout/", bearer: access, body: tc.body, cookies: []*http.Cookie{cookie}})
 			if r.status != tc.status {
 				t.Fatalf("logout = %d %s, want %d", r.status, r.raw, tc.status)
+			}
+			if tc.status == 413 && r.code() != codeRequestTooLarge {
+				t.Errorf("logout = %s, want request_too_large", r.raw)
 			}
 			if tc.status == 400 && r.code() != codeInvalidRequest {
 				t.Errorf("logout = %s, want invalid_request", r.raw)
