@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
@@ -22,6 +25,9 @@ type endpoint struct {
 	method string
 	path   string
 	byUser bool // counted by the Bearer user, else by client address
+	// also are the other routes, "METHOD /path/prefix", that some of the
+	// attack's requests go to, counted in the same scope.
+	also []string
 	// rate is authd's default for scope, filled in by withDefaultRates.
 	rate throttle.Rate
 
@@ -55,13 +61,35 @@ var endpoints = withDefaultRates([]endpoint{
 	},
 	{
 		scope: config.ScopeLogout, method: http.MethodPost, path: "/auth/logout/", byUser: true,
-		// A logout ends its session: a session for each request.
+		also: []string{"DELETE /auth/sessions/"},
+		// A logout ends its session: a session for each request. Every
+		// other request ends its session by DELETE /auth/sessions/{id}/,
+		// which counts in the same scope.
 		prepare: func(ctx context.Context, p *prep, c *client, hits int) (ammo, error) {
 			ss, err := p.sessions(ctx, c.user, hits)
 			return ammo{sessions: ss}, err
 		},
 		aim: func(t *vegeta.Target, _ *client, a ammo, i int) {
-			t.Header.Set("Authorization", "Bearer "+a.sessions[i].access)
+			s := a.sessions[i]
+			t.Header.Set("Authorization", "Bearer "+s.access)
+			if i%2 == 1 {
+				t.Method = http.MethodDelete
+				t.URL = strings.TrimSuffix(t.URL, "/auth/logout/") + "/auth/sessions/" + sessionID(s.access) + "/"
+			}
+		},
+	},
+	{
+		scope: config.ScopePassword, method: http.MethodPost, path: "/auth/password/", byUser: true,
+		// A body without new_password: refused after the throttle, without
+		// hashing, changing nothing.
+		prepare: func(ctx context.Context, p *prep, c *client, _ int) (ammo, error) {
+			ss, err := p.sessions(ctx, c.user, 1)
+			return ammo{sessions: ss}, err
+		},
+		aim: func(t *vegeta.Target, _ *client, a ammo, _ int) {
+			t.Header.Set("Authorization", "Bearer "+a.sessions[0].access)
+			t.Header.Set("Content-Type", "application/json")
+			t.Body = []byte(`{"current_password":"` + userPassword + `"}`)
 		},
 	},
 	{
@@ -124,6 +152,26 @@ var endpoints = withDefaultRates([]endpoint{
 		},
 	},
 })
+
+// sessionID reads the sid claim of an access token of authd's, which
+// names its session; "" when it has none.
+func sessionID(access string) string {
+	parts := strings.Split(access, ".")
+	if len(parts) != 3 {
+		return ""
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return ""
+	}
+	var c struct {
+		SID string `json:"sid"`
+	}
+	if json.Unmarshal(payload, &c) != nil {
+		return ""
+	}
+	return c.SID
+}
 
 // credentials is the body of a login or a registration as the attacks
 // send it.

@@ -51,7 +51,7 @@ Usage:
   authd migrate [settings]                 apply pending schema migrations and exit
   authd user add [--email E] [--password-stdin] [settings] USERNAME
   authd user passwd [--password-stdin] [settings] USERNAME
-  authd user disable|enable [settings] USERNAME
+  authd user disable|enable|unlink [settings] USERNAME
   authd user list [settings]
   authd version
 
@@ -192,6 +192,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		AccessTTL:          cfg.AccessTTL,
 		RefreshTTL:         cfg.RefreshTTL,
 		IntraAutoProvision: cfg.IntraAutoProvision,
+		ReauthWindow:       cfg.ReauthWindow,
+		IdleTTL:            cfg.SessionIdleTTL,
+		RefreshRotation:    cfg.RefreshRotation,
+		ReuseInterval:      cfg.RefreshReuseInterval,
 		Logger:             log,
 	})
 	deps := httpapi.Deps{
@@ -279,6 +283,12 @@ func housekeeping(ctx context.Context, st store.Store, accounts *account.Service
 			log.Warn("deleting expired sessions failed", "cause", err.Error())
 		} else if n > 0 {
 			log.Info("deleted expired sessions", "count", n)
+		}
+		n, err = st.DeleteExpiredTokens(ctx, time.Now())
+		if err != nil && ctx.Err() == nil {
+			log.Warn("deleting expired used tokens failed", "cause", err.Error())
+		} else if n > 0 {
+			log.Info("deleted expired used tokens", "count", n)
 		}
 		select {
 		case <-ctx.Done():

@@ -18,7 +18,7 @@ import (
 func userCommand(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		printUsage(stderr)
-		return usageError{Msg: "user: want add, passwd, disable, enable or list"}
+		return usageError{Msg: "user: want add, passwd, disable, enable, unlink or list"}
 	}
 	sub, args := args[0], args[1:]
 	fs := flag.NewFlagSet("authd user "+sub, flag.ContinueOnError)
@@ -30,7 +30,7 @@ func userCommand(ctx context.Context, args []string, getenv func(string) string,
 	}
 	var name string
 	switch sub {
-	case "add", "passwd", "disable", "enable":
+	case "add", "passwd", "disable", "enable", "unlink":
 		if fs.NArg() != 1 {
 			return usageError{Msg: fmt.Sprintf("user %s: want exactly one USERNAME after the flags", sub)}
 		}
@@ -40,7 +40,7 @@ func userCommand(ctx context.Context, args []string, getenv func(string) string,
 			return usageError{Msg: "user list takes no arguments"}
 		}
 	default:
-		return usageError{Msg: fmt.Sprintf("user: unknown subcommand %q; want add, passwd, disable, enable or list", sub)}
+		return usageError{Msg: fmt.Sprintf("user: unknown subcommand %q; want add, passwd, disable, enable, unlink or list", sub)}
 	}
 
 	st, err := openStore(ctx, cfg.DB)
@@ -87,7 +87,18 @@ func userCommand(ctx context.Context, args []string, getenv func(string) string,
 		if err != nil {
 			return fmt.Errorf("user passwd: %w", err)
 		}
-		fmt.Fprintf(stdout, "password of %s set\n", u.Username)
+		fmt.Fprintf(stdout, "password of %s set and their sessions revoked\n", u.Username)
+	case "unlink":
+		u, err := accounts.Unlink(ctx, name)
+		switch {
+		case errors.Is(err, account.ErrNotLinked):
+			return fmt.Errorf("user unlink: %s has no 42 account linked", name)
+		case errors.Is(err, account.ErrNoOtherLogin):
+			return fmt.Errorf("user unlink: %s has no password and could no longer log in; set one first with authd user passwd", name)
+		case err != nil:
+			return fmt.Errorf("user unlink: %w", err)
+		}
+		fmt.Fprintf(stdout, "unlinked the 42 account %s from %s\n", u.Intra.Login, u.Username)
 	case "disable", "enable":
 		u, err := accounts.SetDisabled(ctx, name, sub == "disable")
 		if err != nil {

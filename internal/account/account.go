@@ -41,6 +41,16 @@ type Options struct {
 	// IntraAutoProvision creates a user on the first Intra login of an
 	// unlinked Intra account.
 	IntraAutoProvision bool
+	// ReauthWindow is how long after its user authenticated a session is
+	// fresh (see Service.Fresh); zero means 10 minutes.
+	ReauthWindow time.Duration
+	// IdleTTL, when positive, ends a session not refreshed for that long.
+	IdleTTL time.Duration
+	// RefreshRotation replaces a session's refresh token on each refresh;
+	// the one replaced still answers for ReuseInterval, and any other use
+	// of a replaced one revokes the session.
+	RefreshRotation bool
+	ReuseInterval   time.Duration
 	// Logger receives the account's events; records logged with a request's
 	// context carry its id (see package requestid). Nil discards them.
 	Logger *slog.Logger
@@ -66,6 +76,9 @@ func New(o Options) *Service {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.ReauthWindow <= 0 {
+		o.ReauthWindow = DefaultReauthWindow
 	}
 	return &Service{
 		opts:    o,
@@ -104,6 +117,15 @@ var (
 	// ErrAlreadyLinked: the Intra account is linked to another user, or the
 	// user to another Intra account.
 	ErrAlreadyLinked = errors.New("account: already linked")
+	// ErrReauthRequired: a sensitive action asked of a session that is not
+	// fresh; its user must log in again.
+	ErrReauthRequired = errors.New("account: session not fresh")
+	// ErrNoOtherLogin: unlinking the Intra account of a user without a
+	// password, who could then no longer log in.
+	ErrNoOtherLogin = errors.New("account: no other way to log in")
+	// ErrNoSuchSession: the session named is unknown, another user's, or
+	// no longer live.
+	ErrNoSuchSession = errors.New("account: no such session")
 	// ErrNoSuchUser: an administration command named no existing user.
 	ErrNoSuchUser = errors.New("no user")
 	// ErrUnavailable is wrapped by the failures of a dependency (the
@@ -138,7 +160,8 @@ func unavailable(what string, err error) error {
 func storeError(what string, err error) error {
 	switch {
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrUsernameTaken),
-		errors.Is(err, store.ErrIntraLinked), errors.Is(err, store.ErrUserLinked):
+		errors.Is(err, store.ErrIntraLinked), errors.Is(err, store.ErrUserLinked),
+		errors.Is(err, store.ErrTokenUsed):
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	return unavailable(what, err)

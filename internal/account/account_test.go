@@ -183,7 +183,7 @@ func TestSessionLife(t *testing.T) {
 	}
 
 	other := e.mustLogin(t, "alice", "alice-password")
-	if err := e.svc.Logout(t.Context(), p, other.RefreshToken); err != nil {
+	if err := e.svc.Logout(t.Context(), p, other.RefreshToken, LogoutLocal); err != nil {
 		t.Fatal(err)
 	}
 	for name, tok := range map[string]string{"own": g.RefreshToken, "cookie's": other.RefreshToken} {
@@ -256,7 +256,15 @@ func TestIntraLoginProvisionsAndLinks(t *testing.T) {
 	if g.User.Username != "jdoe-2" || g.User.PasswordHash != "" || g.User.Intra == nil || g.User.Intra.ID != 7 {
 		t.Errorf("provisioned user = %+v, want jdoe-2 without a password, linked to 7", g.User)
 	}
-	again, err := e.svc.IntraLogin(t.Context(), tok)
+	// An api_token is accepted once; the next Log in with 42 brings another.
+	if _, err := e.svc.IntraLogin(t.Context(), tok); !errors.Is(err, ErrInvalidAPIToken) {
+		t.Errorf("second Intra login with the same api_token = %v, want ErrInvalidAPIToken", err)
+	}
+	tok2, err := e.svc.IntraToken(intra.Identity{ID: 7, Login: "jdoe", Email: "jdoe@student.42.fr"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := e.svc.IntraLogin(t.Context(), tok2)
 	if err != nil || again.User.ID != g.User.ID {
 		t.Errorf("second Intra login = %+v, %v; want the same user", again.User, err)
 	}
@@ -276,7 +284,11 @@ func TestIntraLoginProvisionsAndLinks(t *testing.T) {
 	if err := e.svc.LinkIntra(t.Context(), p, other); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.svc.LinkIntra(t.Context(), p, other); err != nil {
+	if err := e.svc.LinkIntra(t.Context(), p, other); !errors.Is(err, ErrInvalidAPIToken) {
+		t.Errorf("linking again with the same api_token = %v, want ErrInvalidAPIToken", err)
+	}
+	otherAgain, _ := e.svc.IntraToken(intra.Identity{ID: 8, Login: "jdoe8"})
+	if err := e.svc.LinkIntra(t.Context(), p, otherAgain); err != nil {
 		t.Errorf("linking the same pair again = %v, want success", err)
 	}
 }

@@ -32,7 +32,8 @@ func (s *Service) Users(ctx context.Context) ([]store.User, error) {
 }
 
 // SetPassword gives the user named username a new password, after the
-// password rule.
+// password rule, and revokes every session of theirs: whoever held one
+// may be who the new password is meant to keep out.
 func (s *Service) SetPassword(ctx context.Context, username, pw string) (store.User, error) {
 	if err := CheckPassword(pw); err != nil {
 		return store.User{}, err
@@ -45,10 +46,11 @@ func (s *Service) SetPassword(ctx context.Context, username, pw string) (store.U
 	if err != nil {
 		return store.User{}, fmt.Errorf("hash: %w", err)
 	}
-	if err := s.store.SetPassword(ctx, u.ID, hash); err != nil {
+	n, err := s.store.ChangePassword(ctx, u.ID, hash, "", s.now())
+	if err != nil {
 		return store.User{}, storeError("set password", err)
 	}
-	s.log.InfoContext(ctx, "password set", "user_id", u.ID)
+	s.log.InfoContext(ctx, "password set", "event", "password_changed", "user_id", u.ID, "sessions_revoked", n)
 	return u, nil
 }
 

@@ -65,7 +65,10 @@ func (s *Service) IntraLogin(ctx context.Context, apiToken string) (Grant, error
 	if u.Disabled {
 		return Grant{}, ErrDisabled
 	}
-	return s.startSession(ctx, u)
+	if err := s.useAPIToken(ctx, c); err != nil {
+		return Grant{}, err
+	}
+	return s.startSession(ctx, u, MethodIntra)
 }
 
 // provision creates a user without a password for an Intra identity,
@@ -100,11 +103,29 @@ func (s *Service) provision(ctx context.Context, c token.Claims) (store.User, er
 	return store.User{}, fmt.Errorf("no free username for intra login %q", c.IntraLogin)
 }
 
-// LinkIntra links the Intra identity in apiToken to the user of p.
-// Linking the same pair again succeeds.
+// LinkIntra links the Intra identity in apiToken to the user of p, whose
+// session must be fresh. Linking the same pair again succeeds. The
+// api_token is spent by a link that succeeds, and by nothing else.
 func (s *Service) LinkIntra(ctx context.Context, p Principal, apiToken string) error {
+	if err := s.Fresh(p); err != nil {
+		return err
+	}
 	c, err := s.intraIdentity(apiToken)
 	if err != nil {
+		return err
+	}
+	// The conflicts are found before the token is spent; the store
+	// settles any race after.
+	switch linked, err := s.store.UserByIntraID(ctx, c.IntraID); {
+	case err == nil && linked.ID != p.User.ID:
+		return ErrAlreadyLinked
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		return storeError("intra link", err)
+	}
+	if p.User.Intra != nil && p.User.Intra.ID != c.IntraID {
+		return ErrAlreadyLinked
+	}
+	if err := s.useAPIToken(ctx, c); err != nil {
 		return err
 	}
 	err = s.store.LinkIntra(ctx, p.User.ID, store.IntraAccount{
@@ -117,6 +138,6 @@ func (s *Service) LinkIntra(ctx context.Context, p Principal, apiToken string) e
 	if err != nil {
 		return storeError("intra link", err)
 	}
-	s.log.InfoContext(ctx, "intra account linked", "user_id", p.User.ID, "intra_id", c.IntraID)
+	s.log.InfoContext(ctx, "intra account linked", "event", "intra_linked", "user_id", p.User.ID, "intra_id", c.IntraID)
 	return nil
 }

@@ -25,8 +25,9 @@ type Grant struct {
 
 // Principal is the authenticated caller of a Bearer request.
 type Principal struct {
-	User   store.User
-	Claims token.Claims
+	User    store.User
+	Claims  token.Claims
+	Session store.Session // the session of the access token
 }
 
 // Login checks a username and password and starts a session. An unknown
@@ -82,7 +83,7 @@ func (s *Service) Login(ctx context.Context, username, pw string) (Grant, error)
 	if rehash {
 		s.rehash(ctx, u.ID, pw)
 	}
-	return s.startSession(ctx, u)
+	return s.startSession(ctx, u, MethodPassword)
 }
 
 // rehash replaces an imported or outdated hash with a current argon2id
@@ -99,57 +100,160 @@ func (s *Service) rehash(ctx context.Context, userID int64, pw string) {
 	s.log.InfoContext(ctx, "password re-hashed to argon2id", "user_id", userID)
 }
 
-// startSession creates a session for u and signs its tokens.
-func (s *Service) startSession(ctx context.Context, u store.User) (Grant, error) {
+// startSession creates a session for u, begun by method, and signs its
+// tokens.
+func (s *Service) startSession(ctx context.Context, u store.User, method string) (Grant, error) {
 	now := s.now()
+	client := clientFrom(ctx)
 	sess := store.Session{
-		ID:        randomID(16),
-		UserID:    u.ID,
-		CreatedAt: now,
-		ExpiresAt: now.Add(s.opts.RefreshTTL),
+		ID:         randomID(16),
+		UserID:     u.ID,
+		CreatedAt:  now,
+		ExpiresAt:  now.Add(s.opts.RefreshTTL),
+		Method:     method,
+		IP:         client.IP,
+		UserAgent:  client.UserAgent,
+		AuthTime:   now,
+		LastUsedAt: now,
+		RefreshID:  randomID(16),
 	}
 	if err := s.store.CreateSession(ctx, sess); err != nil {
 		return Grant{}, storeError("create session", err)
 	}
-	refresh, _, err := s.tokens.Sign(token.Claims{
-		Subject:   strconv.FormatInt(u.ID, 10),
-		SessionID: sess.ID,
-		Type:      token.Refresh,
-	}, s.opts.RefreshTTL)
-	if err != nil {
-		return Grant{}, fmt.Errorf("sign refresh token: %w", err)
-	}
-	g, err := s.grant(u, sess.ID)
+	g, err := s.grant(u, sess)
 	if err != nil {
 		return Grant{}, err
 	}
-	g.RefreshToken, g.RefreshTTL = refresh, s.opts.RefreshTTL
-	s.log.InfoContext(ctx, "session started", "user_id", u.ID)
+	if g, err = s.withRefresh(g, sess, sess.RefreshID, now); err != nil {
+		return Grant{}, err
+	}
+	s.log.InfoContext(ctx, "session started", "user_id", u.ID, "method", method)
 	return g, nil
 }
 
-// grant signs an access token of session sid for u.
-func (s *Service) grant(u store.User, sid string) (Grant, error) {
+// Session methods: how a session began.
+const (
+	MethodPassword = "password"
+	MethodIntra    = "intra"
+)
+
+// authTime is when the user of sess last proved who they are.
+func authTime(sess store.Session) time.Time {
+	if sess.AuthTime.IsZero() {
+		return sess.CreatedAt
+	}
+	return sess.AuthTime
+}
+
+// grant signs an access token of sess for u.
+func (s *Service) grant(u store.User, sess store.Session) (Grant, error) {
 	tok, _, err := s.tokens.Sign(token.Claims{
 		Subject:   strconv.FormatInt(u.ID, 10),
 		Username:  u.Username,
-		SessionID: sid,
+		SessionID: sess.ID,
+		AuthTime:  authTime(sess),
 		Type:      token.Access,
 	}, s.opts.AccessTTL)
 	if err != nil {
 		return Grant{}, fmt.Errorf("sign access token: %w", err)
 	}
-	return Grant{User: u, SessionID: sid, AccessToken: tok, AccessTTL: s.opts.AccessTTL}, nil
+	return Grant{User: u, SessionID: sess.ID, AccessToken: tok, AccessTTL: s.opts.AccessTTL}, nil
+}
+
+// withRefresh adds to g a refresh token of sess with the id jti, valid
+// until the session expires.
+func (s *Service) withRefresh(g Grant, sess store.Session, jti string, now time.Time) (Grant, error) {
+	ttl := sess.ExpiresAt.Sub(now)
+	refresh, _, err := s.tokens.Sign(token.Claims{
+		Subject:   strconv.FormatInt(sess.UserID, 10),
+		SessionID: sess.ID,
+		ID:        jti,
+		AuthTime:  authTime(sess),
+		Type:      token.Refresh,
+	}, ttl)
+	if err != nil {
+		return Grant{}, fmt.Errorf("sign refresh token: %w", err)
+	}
+	g.RefreshToken, g.RefreshTTL = refresh, ttl
+	return g, nil
 }
 
 // Refresh issues a new access token for the live session named by a
-// refresh token, or returns ErrInvalidRefreshToken.
+// refresh token, or returns ErrInvalidRefreshToken. The session's last use
+// moves to now. With rotation on, the grant also carries the session's
+// newest refresh token (see rotate).
 func (s *Service) Refresh(ctx context.Context, refreshToken string) (Grant, error) {
-	p, err := s.live(ctx, refreshToken, token.Refresh, ErrInvalidRefreshToken)
+	c, err := s.tokens.Verify(refreshToken, token.Refresh)
+	if err != nil {
+		return Grant{}, fmt.Errorf("refresh: %w", ErrInvalidRefreshToken)
+	}
+	sess, u, err := s.liveSession(ctx, c.SessionID, c.Subject)
+	if errors.Is(err, errSessionGone) {
+		return Grant{}, fmt.Errorf("refresh: %w", ErrInvalidRefreshToken)
+	}
 	if err != nil {
 		return Grant{}, fmt.Errorf("refresh: %w", err)
 	}
-	return s.grant(p.User, p.Claims.SessionID)
+	now := s.now()
+	if s.opts.RefreshRotation {
+		return s.rotate(ctx, c, sess, u, now)
+	}
+	if err := s.store.TouchSession(ctx, sess.ID, now); err != nil {
+		return Grant{}, storeError("refresh: touch session", err)
+	}
+	return s.grant(u, sess)
+}
+
+// rotate answers a refresh with rotation on. The session's newest refresh
+// token is replaced by a new one, atomically: of concurrent refreshes with
+// it, one rotates and the others find it replaced. The token just replaced
+// answers for ReuseInterval with the newest one, without rotating again,
+// so that two tabs refreshing at once both stay logged in. Any other
+// replaced token is a stolen one being reused: the session is revoked.
+func (s *Service) rotate(ctx context.Context, c token.Claims, sess store.Session, u store.User, now time.Time) (Grant, error) {
+	if c.ID == sess.RefreshID || sess.RefreshID == "" {
+		// "" is a session from before rotation: its first refresh rotates.
+		next := randomID(16)
+		ok, err := s.store.RotateRefresh(ctx, sess.ID, sess.RefreshID, next, now)
+		if err != nil {
+			return Grant{}, storeError("refresh: rotate", err)
+		}
+		if ok {
+			g, err := s.grant(u, sess)
+			if err != nil {
+				return Grant{}, err
+			}
+			return s.withRefresh(g, sess, next, now)
+		}
+		// Another refresh rotated first: judge the token against the
+		// session as it left it.
+		sess, err = s.store.Session(ctx, sess.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			return Grant{}, fmt.Errorf("refresh: %w", ErrInvalidRefreshToken)
+		}
+		if err != nil {
+			return Grant{}, storeError("refresh: reload session", err)
+		}
+		if !sess.Live(now) {
+			return Grant{}, fmt.Errorf("refresh: %w", ErrInvalidRefreshToken)
+		}
+	}
+	if c.ID != "" && c.ID == sess.PrevRefreshID && now.Sub(sess.RotatedAt) <= s.opts.ReuseInterval {
+		if err := s.store.TouchSession(ctx, sess.ID, now); err != nil {
+			return Grant{}, storeError("refresh: touch session", err)
+		}
+		g, err := s.grant(u, sess)
+		if err != nil {
+			return Grant{}, err
+		}
+		return s.withRefresh(g, sess, sess.RefreshID, now)
+	}
+	if err := s.store.RevokeSession(ctx, sess.ID, now); err != nil {
+		return Grant{}, storeError("refresh: revoke reused session", err)
+	}
+	s.log.WarnContext(ctx, "replaced refresh token reused; session revoked",
+		"event", "refresh_reuse_detected", "user_id", u.ID, "session_id", sess.ID)
+	return Grant{}, fmt.Errorf("refresh: token reused: %w", ErrInvalidRefreshToken)
 }
 
 // Authenticate checks a Bearer access token: valid, its session live, its
@@ -163,29 +267,46 @@ func (s *Service) Authenticate(ctx context.Context, accessToken string) (Princip
 }
 
 // live verifies tok, of type typ, and returns its user, who must be
-// enabled, with its claims; its session must be live. A token that is not
-// valid, or whose session or user is gone, is invalid.
+// enabled, with its claims and session, which must be live. A token that
+// is not valid, or whose session or user is gone, is invalid.
 func (s *Service) live(ctx context.Context, tok string, typ token.Type, invalid error) (Principal, error) {
 	c, err := s.tokens.Verify(tok, typ)
 	if err != nil {
 		return Principal{}, invalid
 	}
-	u, err := s.liveUser(ctx, c.SessionID, c.Subject)
+	sess, u, err := s.liveSession(ctx, c.SessionID, c.Subject)
 	if errors.Is(err, errSessionGone) {
 		return Principal{}, invalid
 	}
 	if err != nil {
 		return Principal{}, err
 	}
-	return Principal{User: u, Claims: c}, nil
+	return Principal{User: u, Claims: c, Session: sess}, nil
 }
 
-// Logout revokes the session of p's access token and, when refreshToken
-// is a valid refresh token of another session, that session too.
-func (s *Service) Logout(ctx context.Context, p Principal, refreshToken string) error {
+// Logout ends sessions of p's user as scope says. LogoutLocal revokes the
+// session of p's access token and, when refreshToken is a valid refresh
+// token of another session, that session too; LogoutOthers every other
+// session of the user; LogoutGlobal every session of the user, and the
+// refresh token's.
+func (s *Service) Logout(ctx context.Context, p Principal, refreshToken string, scope LogoutScope) error {
 	now := s.now()
-	if err := s.store.RevokeSession(ctx, p.Claims.SessionID, now); err != nil {
-		return storeError("logout: revoke session", err)
+	switch scope {
+	case LogoutOthers:
+		n, err := s.store.RevokeUserSessions(ctx, p.User.ID, p.Claims.SessionID, now)
+		if err != nil {
+			return storeError("logout: revoke other sessions", err)
+		}
+		s.log.InfoContext(ctx, "other sessions ended", "event", "logout", "user_id", p.User.ID, "scope", scope, "sessions_revoked", n)
+		return nil
+	case LogoutGlobal:
+		if _, err := s.store.RevokeUserSessions(ctx, p.User.ID, "", now); err != nil {
+			return storeError("logout: revoke all sessions", err)
+		}
+	default:
+		if err := s.store.RevokeSession(ctx, p.Claims.SessionID, now); err != nil {
+			return storeError("logout: revoke session", err)
+		}
 	}
 	if refreshToken != "" {
 		if c, err := s.tokens.Verify(refreshToken, token.Refresh); err == nil && c.SessionID != p.Claims.SessionID {
@@ -194,38 +315,55 @@ func (s *Service) Logout(ctx context.Context, p Principal, refreshToken string) 
 			}
 		}
 	}
-	s.log.InfoContext(ctx, "session ended", "user_id", p.User.ID)
+	s.log.InfoContext(ctx, "session ended", "event", "logout", "user_id", p.User.ID, "session_id", p.Claims.SessionID, "scope", string(scope))
 	return nil
 }
 
 // errSessionGone: the session or its user can no longer be used.
 var errSessionGone = errors.New("session revoked, expired or its user gone or disabled")
 
-// liveUser returns the user of a live session, or errSessionGone.
-func (s *Service) liveUser(ctx context.Context, sid, sub string) (store.User, error) {
+// liveSession returns a live session, sid, of the user sub, with that
+// user, or errSessionGone.
+func (s *Service) liveSession(ctx context.Context, sid, sub string) (store.Session, store.User, error) {
 	uid, err := strconv.ParseInt(sub, 10, 64)
 	if err != nil {
-		return store.User{}, errSessionGone
+		return store.Session{}, store.User{}, errSessionGone
 	}
 	sess, err := s.store.Session(ctx, sid)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.User{}, errSessionGone
+		return store.Session{}, store.User{}, errSessionGone
 	}
 	if err != nil {
-		return store.User{}, storeError("load session", err)
+		return store.Session{}, store.User{}, storeError("load session", err)
 	}
-	if !sess.Live(s.now()) || sess.UserID != uid {
-		return store.User{}, errSessionGone
+	if !s.usable(sess, s.now()) || sess.UserID != uid {
+		return store.Session{}, store.User{}, errSessionGone
 	}
 	u, err := s.store.UserByID(ctx, uid)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.User{}, errSessionGone
+		return store.Session{}, store.User{}, errSessionGone
 	}
 	if err != nil {
-		return store.User{}, storeError("load user", err)
+		return store.Session{}, store.User{}, storeError("load user", err)
 	}
 	if u.Disabled {
-		return store.User{}, errSessionGone
+		return store.Session{}, store.User{}, errSessionGone
 	}
-	return u, nil
+	return sess, u, nil
+}
+
+// usable reports whether sess can be used at now: live, and not idle for
+// IdleTTL or longer when an idle timeout is set.
+func (s *Service) usable(sess store.Session, now time.Time) bool {
+	if !sess.Live(now) {
+		return false
+	}
+	if s.opts.IdleTTL <= 0 {
+		return true
+	}
+	last := sess.LastUsedAt
+	if last.IsZero() {
+		last = sess.CreatedAt
+	}
+	return now.Sub(last) < s.opts.IdleTTL
 }

@@ -37,12 +37,14 @@ const (
 	ScopeIntraCallback = "intra_callback"
 	ScopeIntraLogin    = "intra_login"
 	ScopeIntraLink     = "intra_link"
+	ScopePassword      = "password"
 )
 
 // Scopes lists every throttle scope in the order -h shows them.
 var Scopes = []string{
 	ScopeLogin, ScopeLogout, ScopeRefresh, ScopeRegister,
 	ScopeIntraURL, ScopeIntraCallback, ScopeIntraLogin, ScopeIntraLink,
+	ScopePassword,
 }
 
 // defaultRates are the contract's rates.
@@ -55,6 +57,7 @@ var defaultRates = map[string]string{
 	ScopeIntraCallback: "20/minute",
 	ScopeIntraLogin:    "6/minute",
 	ScopeIntraLink:     "6/minute",
+	ScopePassword:      "6/minute",
 }
 
 // MinSecretLen is the shortest HS256 key accepted, in bytes.
@@ -118,6 +121,15 @@ type Config struct {
 	HashConcurrency int
 	ShutdownTimeout time.Duration
 	LogLevel        slog.Level
+
+	// ReauthWindow is how long after its user authenticated a session is
+	// fresh. SessionIdleTTL, when not 0, ends a session not refreshed for
+	// that long. RefreshRotation replaces the refresh token on each
+	// refresh; the one replaced still answers for RefreshReuseInterval.
+	ReauthWindow         time.Duration
+	SessionIdleTTL       time.Duration
+	RefreshRotation      bool
+	RefreshReuseInterval time.Duration
 }
 
 // IntraConfigured reports whether the 42 application's credentials are set.
@@ -235,6 +247,7 @@ func settings() []*setting {
 				return nil
 			}})
 	}
+	s = append(s, sessionSettings()...)
 	s = append(s,
 		&setting{env: "AUTHD_THROTTLE_MAX_CLIENTS", def: "100000", help: "in-process limiter: most clients tracked at once, idle ones evicted first; also the size of the separate table of usernames with failed logins, where a live lockout is never evicted (when it is full, new usernames share one overflow count)",
 			set: func(c *Config, v string) error { return parsePositive(&c.ThrottleMaxKey, v) }},

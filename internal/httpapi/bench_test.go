@@ -38,7 +38,13 @@ func benchServer(b *testing.B) (http.Handler, *password.Hasher, string) {
 // benchServerOn is benchServer over the given store.
 func benchServerOn(b *testing.B, db store.Store) (http.Handler, *password.Hasher, string) {
 	b.Helper()
-	cfg, err := config.Load(nil, func(string) string { return "" })
+	return benchServerWith(b, db, nil)
+}
+
+// benchServerWith is benchServerOn with settings of env.
+func benchServerWith(b *testing.B, db store.Store, env map[string]string) (http.Handler, *password.Hasher, string) {
+	b.Helper()
+	cfg, err := config.Load(nil, func(k string) string { return env[k] })
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -61,6 +67,7 @@ func benchServerOn(b *testing.B, db store.Store) (http.Handler, *password.Hasher
 	accounts := account.New(account.Options{
 		Store: db, Tokens: issuer, Passwords: hasher, Limiter: limiter,
 		Lockout: cfg.Lockout, AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL,
+		RefreshRotation: cfg.RefreshRotation, ReuseInterval: cfg.RefreshReuseInterval,
 	})
 	h, err := NewServer(Deps{Config: cfg, Accounts: accounts, Limiter: limiter})
 	if err != nil {
@@ -133,6 +140,27 @@ func BenchmarkRefresh(b *testing.B) {
 	})
 }
 
+// BenchmarkRefreshRotation is BenchmarkRefresh with refresh-token
+// rotation on: each refresh also rotates the session's refresh token (a
+// compare-and-set write) and signs a new one, which the next refresh
+// sends.
+func BenchmarkRefreshRotation(b *testing.B) {
+	rotation := map[string]string{"AUTHD_REFRESH_ROTATION": "true"}
+	b.Run("sqlite", func(b *testing.B) {
+		db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { db.Close() })
+		h, _, _ := benchServerWith(b, db, rotation)
+		benchRefresh(b, h)
+	})
+	b.Run("postgres", func(b *testing.B) {
+		h, _, _ := benchServerWith(b, mustPostgres(b), rotation)
+		benchRefresh(b, h)
+	})
+}
+
 func benchRefresh(b *testing.B, h http.Handler) {
 	req := httptest.NewRequest("POST", "/auth/login/", strings.NewReader(`{"username":"bench","password":"bench-password"}`))
 	req.Header.Set("Content-Type", "application/json")
@@ -148,6 +176,12 @@ func benchRefresh(b *testing.B, h http.Handler) {
 		h.ServeHTTP(rec, req)
 		if rec.Code != 200 {
 			b.Fatalf("refresh = %d %s", rec.Code, rec.Body)
+		}
+		// With rotation, the next refresh sends the newest token.
+		for _, c := range rec.Result().Cookies() {
+			if c.Name == cookieRefresh {
+				cookie = c
+			}
 		}
 	}
 }

@@ -47,6 +47,9 @@ const (
 	codeInvalidAPIToken    = "invalid_api_token"
 	codeNotLinked          = "not_linked"
 	codeAlreadyLinked      = "already_linked"
+
+	codeReauthRequired = "reauth_required"
+	codeNoOtherLogin   = "no_other_login"
 )
 
 var statusOf = map[string]int{
@@ -73,6 +76,9 @@ var statusOf = map[string]int{
 	codeInvalidAPIToken:    http.StatusBadRequest,
 	codeNotLinked:          http.StatusBadRequest,
 	codeAlreadyLinked:      http.StatusBadRequest,
+
+	codeReauthRequired: http.StatusForbidden,
+	codeNoOtherLogin:   http.StatusBadRequest,
 }
 
 // Errors that several handlers return.
@@ -91,6 +97,9 @@ var (
 	errUnavailable        = &Error{codeUnavailable, "The service is temporarily unavailable; try again shortly."}
 	errAbandoned          = &Error{codeUnavailable, "The request was abandoned."}
 	errInternal           = &Error{codeInternal, "The server failed to handle the request; it has been logged."}
+	errReauthRequired     = &Error{codeReauthRequired, "Log in again to do this."}
+	errNoOtherLogin       = &Error{codeNoOtherLogin, "Set a password before unlinking 42: it is this account's only way to log in."}
+	errNoSuchSession      = &Error{codeNotFound, "No such session."}
 )
 
 // accountErrors are the answers to the account service's errors.
@@ -106,6 +115,9 @@ var accountErrors = []struct {
 	{account.ErrInvalidAPIToken, errInvalidAPIToken},
 	{account.ErrNotLinked, errNotLinked},
 	{account.ErrAlreadyLinked, errAlreadyLinked},
+	{account.ErrReauthRequired, errReauthRequired},
+	{account.ErrNoOtherLogin, errNoOtherLogin},
+	{account.ErrNoSuchSession, errNoSuchSession},
 }
 
 func invalidRequest(detail string) *Error { return &Error{codeInvalidRequest, detail} }

@@ -30,7 +30,7 @@ func (s *Server) handleLogin() http.Handler {
 		if req.Username == nil || req.Password == nil {
 			return invalidRequest("Both username and password are required.")
 		}
-		g, err := s.Accounts.Login(r.Context(), *req.Username, *req.Password)
+		g, err := s.Accounts.Login(s.withClient(r), *req.Username, *req.Password)
 		if err != nil {
 			return err
 		}

@@ -38,6 +38,11 @@ var matrixEndpoints = []matrixEndpoint{
 	{"GET", "/oauth2/intra/callback/", outcome{403, codeInvalidState}},
 	{"POST", "/oauth2/intra/login/", outcome{400, codeInvalidAPIToken}},
 	{"POST", "/oauth2/intra/link/", outcome{401, codeInvalidToken}},
+	{"DELETE", "/oauth2/intra/link/", outcome{401, codeInvalidToken}},
+	{"GET", "/auth/sessions/", outcome{401, codeInvalidToken}},
+	{"DELETE", "/auth/sessions/" + strings.Repeat("9", 10<<10) + "/", outcome{401, codeInvalidToken}},
+	{"DELETE", "/auth/sessions/not-a-session/", outcome{401, codeInvalidToken}},
+	{"POST", "/auth/password/", outcome{401, codeInvalidToken}},
 	{"GET", "/healthz", outcome{200, ""}},
 	{"GET", "/readyz", outcome{200, ""}},
 }
@@ -247,15 +252,32 @@ func TestBadInputMatrix(t *testing.T) {
 			want = outcome{200, ""}
 		case "/oauth2/intra/link/":
 			want = outcome{400, codeInvalidAPIToken}
+			if ep.method == "DELETE" {
+				want = outcome{400, codeNotLinked}
+			}
+		case "/auth/sessions/":
+			want = outcome{200, ""}
+		case "/auth/password/":
+			want = outcome{400, codeInvalidRequest}
+		}
+		if strings.HasPrefix(ep.path, "/auth/sessions/") && ep.path != "/auth/sessions/" {
+			want = outcome{404, codeNotFound}
 		}
 		r := e.do(t, request{method: ep.method, path: ep.path, bearer: tok, header: map[string]string{"Cookie": "api_token=" + tok}})
 		check(t, "access token as api_token, with a Bearer, to "+ep.method+" "+ep.path, r, want)
 	}
 
 	// Wrong methods: 405 with Allow.
+	served := map[string]map[string]bool{}
+	for _, ep := range matrixEndpoints {
+		if served[ep.path] == nil {
+			served[ep.path] = map[string]bool{}
+		}
+		served[ep.path][ep.method] = true
+	}
 	for _, ep := range matrixEndpoints {
 		for _, m := range []string{"GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"} {
-			if m == ep.method {
+			if served[ep.path][m] {
 				continue
 			}
 			r := e.do(t, request{method: m, path: ep.path, body: valid})

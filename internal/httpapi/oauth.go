@@ -116,7 +116,7 @@ func (s *Server) handleIntraLogin() http.Handler {
 		}
 		// On not_linked the cookie is kept: the user may log in another
 		// way and link.
-		g, err := s.Accounts.IntraLogin(r.Context(), raw)
+		g, err := s.Accounts.IntraLogin(s.withClient(r), raw)
 		s.clearRefusedAPIToken(w, err)
 		if err != nil {
 			return err

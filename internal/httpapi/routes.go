@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"authd/internal/config"
 )
@@ -17,13 +18,20 @@ import (
 // counted, a code spent) answer HEAD with 405.
 func (s *Server) routes(mux *http.ServeMux) error {
 	var errs []error
+	// allow lists each path's methods, for its 405s, in the order routed.
+	allow := map[string][]string{}
+	var paths []string
 	route := func(method, path string, h http.Handler) {
-		allow := method
 		if method == http.MethodGet {
-			allow = "GET, HEAD"
+			method = "GET, HEAD"
+			mux.Handle("GET "+path+"{$}", h)
+		} else {
+			mux.Handle(method+" "+path+"{$}", h)
 		}
-		mux.Handle(method+" "+path+"{$}", h)
-		mux.Handle(path+"{$}", s.methodNotAllowed(allow))
+		if allow[path] == nil {
+			paths = append(paths, path)
+		}
+		allow[path] = append(allow[path], method)
 	}
 	getOnly := func(path string, h http.Handler) {
 		mux.Handle("GET "+path+"{$}", h)
@@ -49,11 +57,18 @@ func (s *Server) routes(mux *http.ServeMux) error {
 		route("POST", "/auth/register/", throttle(config.ScopeRegister, ip, s.handleRegister()))
 	}
 	route("GET", "/auth/me/", s.authenticated(s.handleMe()))
+	route("GET", "/auth/sessions/", s.authenticated(s.handleSessions()))
+	route("DELETE", "/auth/sessions/{id}/", s.authenticated(throttle(config.ScopeLogout, user, s.handleEndSession())))
+	route("POST", "/auth/password/", s.authenticated(throttle(config.ScopePassword, user, s.handleChangePassword())))
 
 	getOnly("/oauth2/intra/url/", throttle(config.ScopeIntraURL, ip, s.handleIntraURL()))
 	getOnly("/oauth2/intra/callback/", s.clearStateCookie(throttle(config.ScopeIntraCallback, ip, s.handleIntraCallback())))
 	route("POST", "/oauth2/intra/login/", s.sameOrigin(throttle(config.ScopeIntraLogin, ip, s.handleIntraLogin())))
 	route("POST", "/oauth2/intra/link/", s.sameOrigin(s.authenticated(throttle(config.ScopeIntraLink, user, s.handleIntraLink()))))
+	route("DELETE", "/oauth2/intra/link/", s.authenticated(throttle(config.ScopeIntraLink, user, s.handleIntraUnlink())))
+	for _, path := range paths {
+		mux.Handle(path+"{$}", s.methodNotAllowed(strings.Join(allow[path], ", ")))
+	}
 
 	mux.Handle("GET /healthz", s.handleHealth())
 	mux.Handle("/healthz", s.methodNotAllowed("GET, HEAD"))

@@ -122,6 +122,10 @@ func newTestEnvDeps(t testing.TB, edit func(*config.Config), editDeps func(*test
 		AccessTTL:          cfg.AccessTTL,
 		RefreshTTL:         cfg.RefreshTTL,
 		IntraAutoProvision: cfg.IntraAutoProvision,
+		ReauthWindow:       cfg.ReauthWindow,
+		IdleTTL:            cfg.SessionIdleTTL,
+		RefreshRotation:    cfg.RefreshRotation,
+		ReuseInterval:      cfg.RefreshReuseInterval,
 		Logger:             deps.Logger,
 		Now:                clk.Now,
 	})

@@ -12,13 +12,23 @@ type detailBody struct {
 	Detail string `json:"detail"`
 }
 
-// handleLogout revokes the session of the access token, and that of the
-// refresh cookie when one is sent, and clears the cookie.
+// handleLogout ends sessions as the optional scope says: by default the
+// session of the access token, and that of the refresh cookie when one is
+// sent, clearing the cookie; "others" every other session of the user,
+// keeping the cookie; "global" all of them, clearing it.
 func (s *Server) handleLogout() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		raw, _ := cookieValue(r, cookieRefresh)
-		if err := s.Accounts.Logout(r.Context(), principalFrom(r.Context()), raw); err != nil {
+		scope, err := logoutScope(w, r)
+		if err != nil {
 			return err
+		}
+		raw, _ := cookieValue(r, cookieRefresh)
+		if err := s.Accounts.Logout(r.Context(), principalFrom(r.Context()), raw, scope); err != nil {
+			return err
+		}
+		if scope == account.LogoutOthers {
+			encode(w, http.StatusOK, detailBody{Detail: "Your other sessions have ended."})
+			return nil
 		}
 		s.clearCookie(w, cookieRefresh)
 		encode(w, http.StatusOK, detailBody{Detail: "Logged out."})

@@ -21,6 +21,8 @@ var (
 	ErrIntraLinked = errors.New("store: intra account linked to another user")
 	// ErrUserLinked: the user is already linked to another Intra account.
 	ErrUserLinked = errors.New("store: user linked to another intra account")
+	// ErrTokenUsed: a single-use token's id was used already.
+	ErrTokenUsed = errors.New("store: token already used")
 )
 
 // User is an account. PasswordHash is empty for a user who has no password
@@ -62,6 +64,24 @@ type Session struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	RevokedAt time.Time // zero while the session is not revoked
+
+	// Method is how the session began: "password" or "intra" (empty for
+	// sessions older than the column).
+	Method string
+	// IP and UserAgent describe the client that began the session.
+	IP        string
+	UserAgent string
+	// AuthTime is when the user last proved who they are in this session;
+	// LastUsedAt moves on every refresh. Zero for sessions older than the
+	// columns, which count from CreatedAt.
+	AuthTime   time.Time
+	LastUsedAt time.Time
+	// RefreshID is the jti of the session's newest refresh token, and
+	// PrevRefreshID that of the one it replaced at RotatedAt (refresh-token
+	// rotation); empty and zero before any rotation.
+	RefreshID     string
+	PrevRefreshID string
+	RotatedAt     time.Time
 }
 
 // Live reports whether the session can still be used at now.
@@ -104,6 +124,38 @@ type Store interface {
 	// DeleteExpiredSessions removes sessions that expired before now and
 	// returns how many.
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error)
+	// UserSessions returns the sessions of a user that are neither revoked
+	// nor expired at now, newest first (by CreatedAt, then ID).
+	UserSessions(ctx context.Context, userID int64, now time.Time) ([]Session, error)
+	// RevokeUserSessions revokes, at now, every live session of a user but
+	// the one called keep ("" keeps none) and returns how many it revoked.
+	RevokeUserSessions(ctx context.Context, userID int64, keep string, now time.Time) (int64, error)
+	// ChangePassword replaces a user's password hash and, in the same
+	// transaction, revokes every live session of theirs but keep ("" keeps
+	// none); it returns how many sessions it revoked, or ErrNotFound when
+	// there is no such user.
+	ChangePassword(ctx context.Context, userID int64, hash, keep string, now time.Time) (int64, error)
+	// TouchSession sets a session's LastUsedAt to now; an unknown id is not
+	// an error.
+	TouchSession(ctx context.Context, id string, now time.Time) error
+	// RotateRefresh makes newID the session's newest refresh token id,
+	// keeping oldID as the previous one, dated now (RotatedAt and
+	// LastUsedAt), if and only if the session is not revoked and oldID is
+	// its newest refresh token id still. It reports whether it rotated:
+	// of callers racing with the same oldID, one alone succeeds, in one
+	// process or several sharing the database.
+	RotateRefresh(ctx context.Context, id, oldID, newID string, now time.Time) (bool, error)
+	// UnlinkIntra removes the Intra link of a user; ErrNotFound when the
+	// user has none.
+	UnlinkIntra(ctx context.Context, userID int64) error
+
+	// UseToken records that the single-use token jti, valid until
+	// expiresAt, has been used; it returns ErrTokenUsed when it was
+	// already, in one process or several sharing the database.
+	UseToken(ctx context.Context, jti string, expiresAt time.Time) error
+	// DeleteExpiredTokens forgets the used tokens expired at now, which no
+	// verification accepts any more, and returns how many.
+	DeleteExpiredTokens(ctx context.Context, now time.Time) (int64, error)
 
 	// SigningKey returns the signing key kept in the store, creating it
 	// with generate when there is none. Concurrent callers, in one process

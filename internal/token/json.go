@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -150,6 +151,11 @@ func parseClaims(s string) (Claims, numbers, error) {
 		case "image_link":
 			bit = 1 << 12
 			c.ImageLink, err = d.stringValue(name)
+		case "auth_time":
+			bit = 1 << 13
+			var at int64
+			at, err = d.integer(name)
+			c.AuthTime = time.Unix(at, 0).UTC()
 		default:
 			err = d.skip(0)
 		}
@@ -550,6 +556,9 @@ func appendClaims(dst []byte, c *Claims) []byte {
 	dst = appendStringMember(dst, "email", c.Email)
 	dst = appendStringMember(dst, "displayname", c.DisplayName)
 	dst = appendStringMember(dst, "image_link", c.ImageLink)
+	if !c.AuthTime.IsZero() {
+		dst = appendIntMember(dst, "auth_time", c.AuthTime.Unix())
+	}
 	return append(dst, '}')
 }
 

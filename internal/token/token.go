@@ -82,6 +82,10 @@ type Claims struct {
 	Email       string // [email] optional
 	DisplayName string // [displayname] optional
 	ImageLink   string // [image_link] optional
+
+	// AuthTime is when the session's user last proved who they are
+	// (password, Intra login); optional, unix seconds, left out when zero.
+	AuthTime time.Time // [auth_time]
 }
 
 // ErrInvalid is wrapped by every error Verify returns. The more specific
@@ -197,6 +201,9 @@ func (i *Issuer) Sign(c Claims, ttl time.Duration) (string, Claims, error) {
 	c.Issuer = i.issuer
 	c.IssuedAt = time.Unix(now.Unix(), 0).UTC()
 	c.ExpiresAt = time.Unix(now.Add(ttl).Unix(), 0).UTC()
+	if !c.AuthTime.IsZero() {
+		c.AuthTime = time.Unix(c.AuthTime.Unix(), 0).UTC()
+	}
 	if c.ID == "" {
 		var id [16]byte
 		if _, err := rand.Read(id[:]); err != nil {

@@ -217,6 +217,8 @@ func TestRoundTrip(t *testing.T) {
 		{"refresh", Claims{Subject: "42", SessionID: "s1", Type: Refresh}, 24 * time.Hour},
 		{"intra", Claims{IntraID: 4242, IntraLogin: "alogin", Email: "a@42.fr", DisplayName: "A Login", ImageLink: "https://cdn.42.fr/a.jpg", Type: Intra}, 5 * time.Minute},
 		{"intra, optional claims empty", Claims{IntraID: 1, IntraLogin: "x", Type: Intra}, 5 * time.Minute},
+		{"access with auth_time", Claims{Subject: "42", Username: "alice", SessionID: "s1", AuthTime: t0.Add(-time.Hour), Type: Access}, 15 * time.Minute},
+		{"refresh with auth_time", Claims{Subject: "42", SessionID: "s1", AuthTime: t0.Add(-time.Minute), Type: Refresh}, 24 * time.Hour},
 		{"given jti", Claims{Subject: "42", SessionID: "s1", ID: "my-id", Type: Refresh}, time.Hour},
 		{"strings to escape", Claims{Subject: odd, Username: odd, SessionID: odd, ID: odd, Type: Access}, time.Minute},
 		{"issuer and times are overwritten", Claims{Issuer: "evil", IssuedAt: t0.Add(time.Hour), ExpiresAt: t0.Add(99 * time.Hour), Subject: "1", SessionID: "s", Type: Refresh}, time.Minute},
@@ -535,6 +537,8 @@ func TestVerifyRejects(t *testing.T) {
 		{"want no type", good, "", ErrWrongType},
 
 		{"repeated claim", withClaims(append(access, `"sub":"1"`)...), Access, ErrMalformed},
+		{"auth_time repeated", withClaims(append(access, `"auth_time":1`, `"auth_time":2`)...), Access, ErrMalformed},
+		{"auth_time a string", withClaims(append(access, `"auth_time":"1"`)...), Access, ErrMalformed},
 		{"repeated claim through an escape", withClaims(append(access, `"s\u0075b":"1"`)...), Access, ErrMalformed},
 		{"repeated claim, same value", withClaims(append(access, `"exp":`+strconv.FormatInt(t0.Add(15*time.Minute).Unix(), 10))...), Access, ErrMalformed},
 		{"sub a number", withClaims(replace(access, "sub", `42`)...), Access, ErrMalformed},

@@ -249,3 +249,16 @@ func (c linkState) outcome(intraID int64) (decided bool, err error) {
 	}
 	return false, nil
 }
+
+// UnlinkIntra removes the user's Intra link, or returns store.ErrNotFound
+// when there is none.
+func (db *DB) UnlinkIntra(ctx context.Context, userID int64) error {
+	tag, err := db.pool.Exec(ctx, "DELETE FROM intra_links WHERE user_id = $1", userID)
+	if err != nil {
+		return fmt.Errorf("postgres: unlink intra: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: unlink intra: %w", store.ErrNotFound)
+	}
+	return nil
+}

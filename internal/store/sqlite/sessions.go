@@ -11,17 +11,54 @@ import (
 	"authd/internal/store"
 )
 
+// nullTime is t as stored in a nullable column: NULL for the zero time.
+func nullTime(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: toDB(t), Valid: true}
+}
+
+// timeOf is the time a nullable column holds: zero for NULL.
+func timeOf(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return fromDB(v.Int64)
+}
+
+// sessionColumns are the columns scanSession reads, in its order.
+const sessionColumns = `id, user_id, created_at, expires_at, revoked_at, method, ip, user_agent,
+	auth_time, last_used_at, refresh_id, prev_refresh_id, rotated_at`
+
+func scanSession(row scanner) (store.Session, error) {
+	var (
+		s                                        store.Session
+		createdAt, expiresAt                     int64
+		revokedAt, authTime, lastUsed, rotatedAt sql.NullInt64
+	)
+	err := row.Scan(&s.ID, &s.UserID, &createdAt, &expiresAt, &revokedAt, &s.Method, &s.IP, &s.UserAgent,
+		&authTime, &lastUsed, &s.RefreshID, &s.PrevRefreshID, &rotatedAt)
+	if err != nil {
+		return store.Session{}, err
+	}
+	s.CreatedAt = fromDB(createdAt)
+	s.ExpiresAt = fromDB(expiresAt)
+	s.RevokedAt = timeOf(revokedAt)
+	s.AuthTime = timeOf(authTime)
+	s.LastUsedAt = timeOf(lastUsed)
+	s.RotatedAt = timeOf(rotatedAt)
+	return s, nil
+}
+
 // CreateSession stores a new session. It returns store.ErrNotFound when
 // the session's user does not exist.
 func (db *DB) CreateSession(ctx context.Context, s store.Session) error {
-	var revokedAt sql.NullInt64
-	if !s.RevokedAt.IsZero() {
-		revokedAt = sql.NullInt64{Int64: toDB(s.RevokedAt), Valid: true}
-	}
 	_, err := db.exec(ctx, `
-		INSERT INTO sessions (id, user_id, created_at, expires_at, revoked_at)
-		VALUES (?, ?, ?, ?, ?)`,
-		s.ID, s.UserID, toDB(s.CreatedAt), toDB(s.ExpiresAt), revokedAt)
+		INSERT INTO sessions (`+sessionColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		s.ID, s.UserID, toDB(s.CreatedAt), toDB(s.ExpiresAt), nullTime(s.RevokedAt), s.Method, s.IP, s.UserAgent,
+		nullTime(s.AuthTime), nullTime(s.LastUsedAt), s.RefreshID, s.PrevRefreshID, nullTime(s.RotatedAt))
 	if isForeignKeyViolation(err) {
 		return fmt.Errorf("sqlite: create session: %w", store.ErrNotFound)
 	}
@@ -33,30 +70,138 @@ func (db *DB) CreateSession(ctx context.Context, s store.Session) error {
 
 // Session returns the session with the id, or store.ErrNotFound.
 func (db *DB) Session(ctx context.Context, id string) (store.Session, error) {
-	var (
-		s                    store.Session
-		createdAt, expiresAt int64
-		revokedAt            sql.NullInt64
-	)
-	row, err := db.readRow(ctx, `
-		SELECT id, user_id, created_at, expires_at, revoked_at
-		FROM sessions WHERE id = ?`, id)
+	row, err := db.readRow(ctx, "SELECT "+sessionColumns+" FROM sessions WHERE id = ?", id)
 	if err != nil {
 		return store.Session{}, fmt.Errorf("sqlite: session: %w", err)
 	}
-	err = row.Scan(&s.ID, &s.UserID, &createdAt, &expiresAt, &revokedAt)
+	s, err := scanSession(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Session{}, fmt.Errorf("sqlite: session: %w", store.ErrNotFound)
 	}
 	if err != nil {
 		return store.Session{}, fmt.Errorf("sqlite: session: %w", err)
 	}
-	s.CreatedAt = fromDB(createdAt)
-	s.ExpiresAt = fromDB(expiresAt)
-	if revokedAt.Valid {
-		s.RevokedAt = fromDB(revokedAt.Int64)
-	}
 	return s, nil
+}
+
+// UserSessions returns the user's sessions live at now, newest first.
+func (db *DB) UserSessions(ctx context.Context, userID int64, now time.Time) ([]store.Session, error) {
+	rows, err := db.reader.QueryContext(ctx, "SELECT "+sessionColumns+` FROM sessions
+		WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?
+		ORDER BY created_at DESC, id`, userID, toDB(now))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: user sessions: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Session
+	for rows.Next() {
+		s, err := scanSession(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: user sessions: %w", err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: user sessions: %w", err)
+	}
+	return out, nil
+}
+
+// revokeUserSessions is the statement of RevokeUserSessions and
+// ChangePassword.
+const revokeUserSessions = `
+	UPDATE sessions SET revoked_at = ?1
+	WHERE user_id = ?2 AND id <> ?3 AND revoked_at IS NULL AND expires_at > ?1`
+
+// RevokeUserSessions revokes the user's live sessions but keep.
+func (db *DB) RevokeUserSessions(ctx context.Context, userID int64, keep string, now time.Time) (int64, error) {
+	res, err := db.exec(ctx, revokeUserSessions, toDB(now), userID, keep)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: revoke user sessions: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: revoke user sessions: %w", err)
+	}
+	return n, nil
+}
+
+// ChangePassword sets the hash and revokes the user's other sessions in
+// one transaction.
+func (db *DB) ChangePassword(ctx context.Context, userID int64, hash, keep string, now time.Time) (int64, error) {
+	var revoked int64
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE users SET password_hash = ? WHERE id = ?", hash, userID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return store.ErrNotFound
+		}
+		res, err = tx.ExecContext(ctx, revokeUserSessions, toDB(now), userID, keep)
+		if err != nil {
+			return err
+		}
+		revoked, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: change password: %w", err)
+	}
+	return revoked, nil
+}
+
+// TouchSession sets the session's last use to now.
+func (db *DB) TouchSession(ctx context.Context, id string, now time.Time) error {
+	if _, err := db.exec(ctx, "UPDATE sessions SET last_used_at = ? WHERE id = ?", toDB(now), id); err != nil {
+		return fmt.Errorf("sqlite: touch session: %w", err)
+	}
+	return nil
+}
+
+// RotateRefresh replaces the session's newest refresh token id oldID by
+// newID. The single writing connection makes the compare and the set one
+// step.
+func (db *DB) RotateRefresh(ctx context.Context, id, oldID, newID string, now time.Time) (bool, error) {
+	res, err := db.exec(ctx, `
+		UPDATE sessions SET prev_refresh_id = refresh_id, refresh_id = ?1, rotated_at = ?2, last_used_at = ?2
+		WHERE id = ?3 AND refresh_id = ?4 AND revoked_at IS NULL`, newID, toDB(now), id, oldID)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: rotate refresh: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("sqlite: rotate refresh: %w", err)
+	}
+	return n == 1, nil
+}
+
+// UseToken records a single-use token's id; a second use is
+// store.ErrTokenUsed.
+func (db *DB) UseToken(ctx context.Context, jti string, expiresAt time.Time) error {
+	_, err := db.exec(ctx, "INSERT INTO used_tokens (jti, expires_at) VALUES (?, ?)", jti, toDB(expiresAt))
+	if isUniqueViolation(err) {
+		return fmt.Errorf("sqlite: use token: %w", store.ErrTokenUsed)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: use token: %w", err)
+	}
+	return nil
+}
+
+// DeleteExpiredTokens forgets the used tokens expired at now.
+func (db *DB) DeleteExpiredTokens(ctx context.Context, now time.Time) (int64, error) {
+	res, err := db.exec(ctx, "DELETE FROM used_tokens WHERE expires_at <= ?", toDB(now))
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: delete expired tokens: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: delete expired tokens: %w", err)
+	}
+	return n, nil
 }
 
 // RevokeSession marks a session revoked at now. A session revoked already

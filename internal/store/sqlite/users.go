@@ -259,3 +259,18 @@ func (db *DB) LinkIntra(ctx context.Context, userID int64, a store.IntraAccount,
 	}
 	return nil
 }
+
+// UnlinkIntra removes the user's Intra link, or returns store.ErrNotFound
+// when there is none.
+func (db *DB) UnlinkIntra(ctx context.Context, userID int64) error {
+	res, err := db.exec(ctx, "DELETE FROM intra_links WHERE user_id = ?", userID)
+	if err != nil {
+		return fmt.Errorf("sqlite: unlink intra: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("sqlite: unlink intra: %w", err)
+	} else if n == 0 {
+		return fmt.Errorf("sqlite: unlink intra: %w", store.ErrNotFound)
+	}
+	return nil
+}
