@@ -148,3 +148,34 @@ func TestConcurrentRefreshesWithRotation(t *testing.T) {
 		t.Errorf("session after the race: %+v, %v; want live with newest %s", sess, err, jtis[0])
 	}
 }
+
+// TestRefreshTouchesOncePerSecond: last_used_at moves on a refresh in a
+// new second, and is left as it is by one in the same second, which saves
+// the write without changing what a user sees.
+func TestRefreshTouchesOncePerSecond(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	e.mustRegister(t, "alice", "alice-password")
+	g := e.mustLogin(t, "alice", "alice-password")
+	lastUsed := func() time.Time {
+		t.Helper()
+		sess, err := e.store.Session(t.Context(), g.SessionID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sess.LastUsedAt
+	}
+	e.clock.Advance(1200 * time.Millisecond)
+	e.mustRefresh(t, g.RefreshToken)
+	first := e.clock.Now()
+	e.clock.Advance(500 * time.Millisecond)
+	e.mustRefresh(t, g.RefreshToken)
+	if got := lastUsed(); !got.Equal(first) {
+		t.Errorf("after a refresh in the same second LastUsedAt = %v, want %v", got, first)
+	}
+	e.clock.Advance(400 * time.Millisecond)
+	e.mustRefresh(t, g.RefreshToken)
+	if got := lastUsed(); !got.Equal(e.clock.Now()) {
+		t.Errorf("after a refresh in the next second LastUsedAt = %v, want %v", got, e.clock.Now())
+	}
+}
