@@ -86,22 +86,10 @@ func (db *DB) Session(ctx context.Context, id string) (store.Session, error) {
 
 // UserSessions returns the user's sessions live at now, newest first.
 func (db *DB) UserSessions(ctx context.Context, userID int64, now time.Time) ([]store.Session, error) {
-	rows, err := db.reader.QueryContext(ctx, "SELECT "+sessionColumns+` FROM sessions
+	out, err := queryAll(ctx, db, scanSession, "SELECT "+sessionColumns+` FROM sessions
 		WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?
 		ORDER BY created_at DESC, id`, userID, toDB(now))
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: user sessions: %w", err)
-	}
-	defer rows.Close()
-	var out []store.Session
-	for rows.Next() {
-		s, err := scanSession(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: user sessions: %w", err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: user sessions: %w", err)
 	}
 	return out, nil

@@ -155,23 +155,29 @@ func (db *DB) oneUser(ctx context.Context, query string, arg any) (store.User, e
 
 // ListUsers returns every user ordered by id.
 func (db *DB) ListUsers(ctx context.Context) ([]store.User, error) {
-	rows, err := db.reader.QueryContext(ctx, selectUser+" ORDER BY u.id")
+	users, err := queryAll(ctx, db, scanUser, selectUser+" ORDER BY u.id")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list users: %w", err)
 	}
-	defer rows.Close()
-	var users []store.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: list users: %w", err)
-		}
-		users = append(users, u)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list users: %w", err)
-	}
 	return users, nil
+}
+
+// queryAll runs query on the readers and returns every row, read by scan.
+func queryAll[T any](ctx context.Context, db *DB, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := db.reader.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }
 
 // SetPassword replaces a user's password hash.
