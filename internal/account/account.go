@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"authd/internal/password"
+	"authd/internal/requestid"
 	"authd/internal/store"
 	"authd/internal/throttle"
 	"authd/internal/token"
@@ -41,9 +42,13 @@ type Options struct {
 	// IntraAutoProvision creates a user on the first Intra login of an
 	// unlinked Intra account.
 	IntraAutoProvision bool
-	// Logger receives the account's events; records logged with a request's
-	// context carry its id (see package requestid). Nil discards them.
+	// Logger receives the account's events and audit records (see
+	// audit.go); records logged with a request's context carry its id
+	// (see package requestid). Nil discards them.
 	Logger *slog.Logger
+	// OnEvent, when set, is called with every audit event once it is
+	// logged: metrics count them.
+	OnEvent func(Event)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -67,6 +72,8 @@ func New(o Options) *Service {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	// Audit records carry the request's id whatever logger is given.
+	o.Logger = slog.New(requestid.Handler(o.Logger.Handler()))
 	return &Service{
 		opts:    o,
 		store:   o.Store,

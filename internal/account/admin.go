@@ -63,6 +63,10 @@ func (s *Service) SetDisabled(ctx context.Context, username string, disabled boo
 		return store.User{}, storeError("set disabled", err)
 	}
 	s.log.InfoContext(ctx, "user disabled or enabled", "user_id", u.ID, "disabled", disabled)
+	if disabled {
+		// Every session of the user's went with it, in the store.
+		s.audit(ctx, Event{Name: EventSessionRevoked, UserID: u.ID, Reason: ReasonUserDisabled})
+	}
 	return u, nil
 }
 

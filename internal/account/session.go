@@ -41,6 +41,7 @@ func (s *Service) Login(ctx context.Context, username, pw string) (Grant, error)
 		return Grant{}, err
 	}
 	if err := s.lockout.check(ctx, username); err != nil {
+		s.lockedOut(ctx, 0, username, err)
 		return Grant{}, err
 	}
 	u, err := s.store.UserByUsername(ctx, username)
@@ -62,27 +63,44 @@ func (s *Service) Login(ctx context.Context, username, pw string) (Grant, error)
 	if !ok {
 		locked, err := s.lockout.fail(ctx, username)
 		if err != nil {
+			s.lockedOut(ctx, u.ID, username, err)
 			return Grant{}, err
 		}
+		s.loginFailed(ctx, u.ID, username, ReasonInvalidCredentials)
 		if locked {
-			attrs := []any{"failures", s.lockout.rate.N, "window", s.lockout.rate.Period.String()}
-			if u.ID != 0 {
-				attrs = append(attrs, "user_id", u.ID)
+			e := Event{Name: EventLockout, UserID: u.ID}
+			if u.ID == 0 {
+				e.Username = username
 			}
-			s.log.WarnContext(ctx, "username locked after repeated failed logins", attrs...)
+			s.audit(ctx, e)
 		}
 		return Grant{}, ErrInvalidCredentials
 	}
 	if err := s.lockout.check(ctx, username); err != nil {
+		s.lockedOut(ctx, u.ID, username, err)
 		return Grant{}, err
 	}
 	if u.Disabled {
+		s.loginFailed(ctx, u.ID, username, ReasonDisabled)
 		return Grant{}, ErrDisabled
 	}
 	if rehash {
 		s.rehash(ctx, u.ID, pw)
 	}
-	return s.startSession(ctx, u)
+	g, err := s.startSession(ctx, u)
+	if err == nil {
+		s.audit(ctx, Event{Name: EventLoginSucceeded, UserID: u.ID, SessionID: g.SessionID, Method: MethodPassword})
+	}
+	return g, err
+}
+
+// lockedOut audits a login refused by err when err is the lockout's
+// refusal (a *LockedError), not a failure of the limiter.
+func (s *Service) lockedOut(ctx context.Context, userID int64, username string, err error) {
+	var locked *LockedError
+	if errors.As(err, &locked) {
+		s.loginFailed(ctx, userID, username, ReasonLocked)
+	}
 }
 
 // rehash replaces an imported or outdated hash with a current argon2id
@@ -124,7 +142,6 @@ func (s *Service) startSession(ctx context.Context, u store.User) (Grant, error)
 		return Grant{}, err
 	}
 	g.RefreshToken, g.RefreshTTL = refresh, s.opts.RefreshTTL
-	s.log.InfoContext(ctx, "session started", "user_id", u.ID)
 	return g, nil
 }
 
@@ -187,14 +204,15 @@ func (s *Service) Logout(ctx context.Context, p Principal, refreshToken string) 
 	if err := s.store.RevokeSession(ctx, p.Claims.SessionID, now); err != nil {
 		return storeError("logout: revoke session", err)
 	}
+	s.audit(ctx, Event{Name: EventLogout, UserID: p.User.ID, SessionID: p.Claims.SessionID, Reason: ReasonLogout})
 	if refreshToken != "" {
 		if c, err := s.tokens.Verify(refreshToken, token.Refresh); err == nil && c.SessionID != p.Claims.SessionID {
 			if err := s.store.RevokeSession(ctx, c.SessionID, now); err != nil {
 				return storeError("logout: revoke cookie's session", err)
 			}
+			s.audit(ctx, Event{Name: EventLogout, UserID: p.User.ID, SessionID: c.SessionID, Reason: ReasonLogout})
 		}
 	}
-	s.log.InfoContext(ctx, "session ended", "user_id", p.User.ID)
 	return nil
 }
 
