@@ -47,6 +47,9 @@ func printUsage(w io.Writer) {
 Usage:
   authd [serve] [settings]                 serve the HTTP API (the default)
   authd migrate [settings]                 apply pending schema migrations and exit
+  authd healthcheck [--timeout 3s] [settings]
+                                           exit 0 when the server on AUTHD_ADDR's port of this
+                                           machine answers GET /readyz with 200, else 1
   authd user add [--email E] [--password-stdin] [settings] USERNAME
   authd user passwd [--password-stdin] [settings] USERNAME
   authd user disable|enable [settings] USERNAME
