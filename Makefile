@@ -57,9 +57,11 @@ cluster:
 load: build
 	$(GO) run ./loadtest -authd $(BIN)/authd -fakeintra $(BIN)/fakeintra
 
-## load-quick: the same throttle scenarios at N/second rates, in seconds (CI runs it)
+## load-quick: the same throttle scenarios at N/second rates, in seconds (CI runs it);
+##             LOADFLAGS=-metrics-addr=127.0.0.1:9090 serves the throttled authd's /metrics
+LOADFLAGS ?=
 load-quick: build
-	$(GO) run ./loadtest -quick -authd $(BIN)/authd -fakeintra $(BIN)/fakeintra
+	$(GO) run ./loadtest -quick $(LOADFLAGS) -authd $(BIN)/authd -fakeintra $(BIN)/fakeintra
 
 ## bench: the Go benchmarks of the hot paths, repeated for benchstat
 ##        (go run golang.org/x/perf/cmd/benchstat@latest old.txt new.txt)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"authd/internal/apidoc/apidoctest"
 	"authd/internal/authdtest"
 	"authd/internal/config"
 )
@@ -131,7 +132,10 @@ func clientOf(t *testing.T, a *authd, opts ...authdtest.ClientOption) *authdtest
 }
 
 // clientTo returns a user agent whose authd.test is the address target
-// returns at each new connection (it changes when authd restarts).
+// returns at each new connection (it changes when authd restarts). Every
+// exchange it has with authd must be one the OpenAPI document describes.
 func clientTo(t *testing.T, target func() string, opts ...authdtest.ClientOption) *authdtest.Client {
-	return authdtest.NewClient(t, "http://"+authdHost, append([]authdtest.ClientOption{authdtest.Resolve(authdHost, target)}, opts...)...)
+	return authdtest.NewClient(t, "http://"+authdHost, append([]authdtest.ClientOption{
+		authdtest.Resolve(authdHost, target), apidoctest.CheckClient(t, authdHost),
+	}, opts...)...)
 }

@@ -67,6 +67,9 @@ type options struct {
 	intraUsers string
 	out        string
 	keep       bool
+	// metricsAddr, when set, is the throttled authd's AUTHD_METRICS_ADDR,
+	// for watching its metrics during the run.
+	metricsAddr string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -79,6 +82,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.fakeintra, "fakeintra", "", "fakeintra `binary` to run (empty: build it)")
 	fs.StringVar(&o.intraUsers, "intra-users", "testdata/intra/users.json", "the fake provider's users `file`")
 	fs.StringVar(&o.out, "out", filepath.Join("loadtest", "out"), "`directory` of the report and plots (a folder per mode inside)")
+	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "AUTHD_METRICS_ADDR of the throttled authd (`host:port`), to watch its /metrics during the run; empty: none")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (programs built, databases, process logs) even when the run passes")
 	if err := fs.Parse(args); err != nil {
 		return o, err

@@ -121,6 +121,9 @@ func (h *harness) throttled() (*throttledAuthd, error) {
 		"AUTHD_INTRA_REDIRECT_URI=" + intraRedirectURI,
 		"AUTHD_HASH_CONCURRENCY=" + strconv.Itoa(runtime.GOMAXPROCS(0)),
 	}
+	if h.opts.metricsAddr != "" {
+		settings = append(settings, "AUTHD_METRICS_ADDR="+h.opts.metricsAddr)
+	}
 	for _, ep := range endpoints {
 		rate := h.mode.rate(ep)
 		h.rep.Rates = append(h.rep.Rates, rateRow{Scope: ep.scope, Rate: rate, Default: h.mode.defaultRates})

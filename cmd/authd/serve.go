@@ -20,6 +20,7 @@ import (
 	"authd/internal/config"
 	"authd/internal/httpapi"
 	"authd/internal/intra"
+	"authd/internal/metrics"
 	"authd/internal/password"
 	"authd/internal/program"
 	"authd/internal/requestid"
@@ -49,6 +50,9 @@ func printUsage(w io.Writer) {
 Usage:
   authd [serve] [settings]                 serve the HTTP API (the default)
   authd migrate [settings]                 apply pending schema migrations and exit
+  authd healthcheck [--timeout 3s] [settings]
+                                           exit 0 when the server on AUTHD_ADDR's port of this
+                                           machine answers GET /readyz with 200, else 1
   authd user add [--email E] [--password-stdin] [settings] USERNAME
   authd user passwd [--password-stdin] [settings] USERNAME
   authd user disable|enable|unlink [settings] USERNAME
@@ -142,6 +146,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer st.Close()
+	// The readings are taken from pieces made below, once they exist.
+	var (
+		hasher   *password.Hasher
+		degraded = func() bool { return false }
+		m        *metrics.Metrics
+	)
+	if cfg.MetricsAddr != "" {
+		m = metrics.New(metrics.Options{
+			HashesInFlight:  func() int { return hasher.InFlight() },
+			LimiterDegraded: func() bool { return degraded() },
+		})
+		st = m.Store(st)
+	}
 	keys, err := signingKeys(ctx, cfg, st)
 	if err != nil {
 		return err
@@ -176,6 +193,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		// sees Redis go and come back first, and reports it; this one is
 		// silent.
 		lockouts = throttle.NewFailover(shared, lockouts, throttle.FailoverOptions{})
+		degraded = f.Degraded
 		status = func() map[string]string {
 			if f.Degraded() {
 				return map[string]string{"throttle": "degraded: redis unreachable, counting in this process"}
@@ -183,10 +201,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			return map[string]string{"throttle": "redis"}
 		}
 	}
+	hashOpts := password.Options{Concurrency: cfg.HashConcurrency}
+	var onEvent func(account.Event)
+	if m != nil {
+		hashOpts.OnHash = m.ObserveHash
+		onEvent = m.ObserveEvent
+		limiter, lockouts = m.Limiter(limiter), m.Limiter(lockouts)
+	}
+	hasher = password.NewHasher(hashOpts)
 	accounts := account.New(account.Options{
 		Store:              st,
 		Tokens:             issuer,
-		Passwords:          password.NewHasher(password.Options{Concurrency: cfg.HashConcurrency}),
+		Passwords:          hasher,
+		OnEvent:            onEvent,
 		Limiter:            lockouts,
 		Lockout:            cfg.Lockout,
 		AccessTTL:          cfg.AccessTTL,
@@ -205,6 +232,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Logger:   log,
 		Ready:    map[string]func(context.Context) error{"database": st.Ping},
 		Status:   status,
+	}
+	if m != nil {
+		deps.ObserveRequest = m.ObserveRequest
 	}
 	if cfg.IntraConfigured() {
 		deps.Intra = intra.New(intra.Config{
@@ -231,6 +261,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("AUTHD_ADDR: %w", err)
+	}
+	var metricsSrv *http.Server
+	if m != nil {
+		if metricsSrv, err = serveMetrics(cfg.MetricsAddr, m, log); err != nil {
+			ln.Close()
+			return err
+		}
+		defer metricsSrv.Close()
 	}
 	// The address as bound, alone on the first line of stdout, so that
 	// whoever starts authd on port 0 learns its port (as with fakeintra).
@@ -261,6 +299,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	})
 	if err != nil {
 		return err
+	}
+	// Metrics stay served while the requests drain, and stop after them.
+	if metricsSrv != nil {
+		shutdown, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if err := metricsSrv.Shutdown(shutdown); err != nil {
+			return fmt.Errorf("shutdown metrics listener: %w", err)
+		}
 	}
 	log.Info("stopped")
 	return nil

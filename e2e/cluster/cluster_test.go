@@ -23,6 +23,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"authd/fakeintra"
+	"authd/internal/apidoc/apidoctest"
 	"authd/internal/authdtest"
 	"authd/internal/testservice"
 )
@@ -104,9 +105,11 @@ func mustRedis(t *testing.T) (string, string) {
 
 // newClient returns one browser: a cookie jar for the load balancer's
 // host, so shared across replicas, and an address of its own for the
-// throttle. Its calls go to a replica through Via.
+// throttle. Its calls go to a replica through Via. Every exchange must be
+// one the OpenAPI document describes.
 func newClient(t *testing.T) *authdtest.Client {
-	return authdtest.NewClient(t, "http://"+lbHost, authdtest.Header("X-Forwarded-For", clientAddress()))
+	return authdtest.NewClient(t, "http://"+lbHost, authdtest.Header("X-Forwarded-For", clientAddress()),
+		apidoctest.CheckClient(t, lbHost))
 }
 
 // clientAddress returns a client address no other client of the tests has.

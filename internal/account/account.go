@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"authd/internal/password"
+	"authd/internal/requestid"
 	"authd/internal/store"
 	"authd/internal/throttle"
 	"authd/internal/token"
@@ -51,9 +52,13 @@ type Options struct {
 	// of a replaced one revokes the session.
 	RefreshRotation bool
 	ReuseInterval   time.Duration
-	// Logger receives the account's events; records logged with a request's
-	// context carry its id (see package requestid). Nil discards them.
+	// Logger receives the account's events and audit records (see
+	// audit.go); records logged with a request's context carry its id
+	// (see package requestid). Nil discards them.
 	Logger *slog.Logger
+	// OnEvent, when set, is called with every audit event once it is
+	// logged: metrics count them.
+	OnEvent func(Event)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -80,6 +85,8 @@ func New(o Options) *Service {
 	if o.ReauthWindow <= 0 {
 		o.ReauthWindow = DefaultReauthWindow
 	}
+	// Audit records carry the request's id whatever logger is given.
+	o.Logger = slog.New(requestid.Handler(o.Logger.Handler()))
 	return &Service{
 		opts:    o,
 		store:   o.Store,

@@ -50,7 +50,7 @@ func (s *Service) SetPassword(ctx context.Context, username, pw string) (store.U
 	if err != nil {
 		return store.User{}, storeError("set password", err)
 	}
-	s.log.InfoContext(ctx, "password set", "event", "password_changed", "user_id", u.ID, "sessions_revoked", n)
+	s.audit(ctx, Event{Name: EventPasswordChanged, UserID: u.ID, Reason: ReasonPasswordChanged, Revoked: n})
 	return u, nil
 }
 
@@ -65,6 +65,10 @@ func (s *Service) SetDisabled(ctx context.Context, username string, disabled boo
 		return store.User{}, storeError("set disabled", err)
 	}
 	s.log.InfoContext(ctx, "user disabled or enabled", "user_id", u.ID, "disabled", disabled)
+	if disabled {
+		// Every session of the user's went with it, in the store.
+		s.audit(ctx, Event{Name: EventSessionRevoked, UserID: u.ID, Reason: ReasonUserDisabled})
+	}
 	return u, nil
 }
 

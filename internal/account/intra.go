@@ -47,28 +47,35 @@ func (s *Service) intraIdentity(apiToken string) (token.Claims, error) {
 func (s *Service) IntraLogin(ctx context.Context, apiToken string) (Grant, error) {
 	c, err := s.intraIdentity(apiToken)
 	if err != nil {
+		s.audit(ctx, Event{Name: EventLoginFailed, Method: MethodIntra, Reason: ReasonInvalidAPIToken})
 		return Grant{}, err
 	}
 	u, err := s.store.UserByIntraID(ctx, c.IntraID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		if !s.opts.IntraAutoProvision {
+			s.audit(ctx, Event{Name: EventLoginFailed, Method: MethodIntra, Reason: ReasonNotLinked, IntraID: c.IntraID})
 			return Grant{}, ErrNotLinked
 		}
 		if u, err = s.provision(ctx, c); err != nil {
 			return Grant{}, fmt.Errorf("intra login: %w", err)
 		}
-		s.log.InfoContext(ctx, "user created from intra login", "user_id", u.ID, "intra_id", c.IntraID)
+		s.audit(ctx, Event{Name: EventUserProvisioned, UserID: u.ID, IntraID: c.IntraID})
 	case err != nil:
 		return Grant{}, storeError("intra login", err)
 	}
 	if u.Disabled {
+		s.audit(ctx, Event{Name: EventLoginFailed, UserID: u.ID, Method: MethodIntra, Reason: ReasonDisabled, IntraID: c.IntraID})
 		return Grant{}, ErrDisabled
 	}
 	if err := s.useAPIToken(ctx, c); err != nil {
 		return Grant{}, err
 	}
-	return s.startSession(ctx, u, MethodIntra)
+	g, err := s.startSession(ctx, u, MethodIntra)
+	if err == nil {
+		s.audit(ctx, Event{Name: EventLoginSucceeded, UserID: u.ID, SessionID: g.SessionID, Method: MethodIntra, IntraID: c.IntraID})
+	}
+	return g, err
 }
 
 // provision creates a user without a password for an Intra identity,
@@ -138,6 +145,6 @@ func (s *Service) LinkIntra(ctx context.Context, p Principal, apiToken string) e
 	if err != nil {
 		return storeError("intra link", err)
 	}
-	s.log.InfoContext(ctx, "intra account linked", "event", "intra_linked", "user_id", p.User.ID, "intra_id", c.IntraID)
+	s.audit(ctx, Event{Name: EventIntraLinked, UserID: p.User.ID, SessionID: p.Claims.SessionID, IntraID: c.IntraID})
 	return nil
 }

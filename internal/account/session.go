@@ -42,6 +42,7 @@ func (s *Service) Login(ctx context.Context, username, pw string) (Grant, error)
 		return Grant{}, err
 	}
 	if err := s.lockout.check(ctx, username); err != nil {
+		s.lockedOut(ctx, 0, username, err)
 		return Grant{}, err
 	}
 	u, err := s.store.UserByUsername(ctx, username)
@@ -63,27 +64,44 @@ func (s *Service) Login(ctx context.Context, username, pw string) (Grant, error)
 	if !ok {
 		locked, err := s.lockout.fail(ctx, username)
 		if err != nil {
+			s.lockedOut(ctx, u.ID, username, err)
 			return Grant{}, err
 		}
+		s.loginFailed(ctx, u.ID, username, ReasonInvalidCredentials)
 		if locked {
-			attrs := []any{"failures", s.lockout.rate.N, "window", s.lockout.rate.Period.String()}
-			if u.ID != 0 {
-				attrs = append(attrs, "user_id", u.ID)
+			e := Event{Name: EventLockout, UserID: u.ID}
+			if u.ID == 0 {
+				e.Username = username
 			}
-			s.log.WarnContext(ctx, "username locked after repeated failed logins", attrs...)
+			s.audit(ctx, e)
 		}
 		return Grant{}, ErrInvalidCredentials
 	}
 	if err := s.lockout.check(ctx, username); err != nil {
+		s.lockedOut(ctx, u.ID, username, err)
 		return Grant{}, err
 	}
 	if u.Disabled {
+		s.loginFailed(ctx, u.ID, username, ReasonDisabled)
 		return Grant{}, ErrDisabled
 	}
 	if rehash {
 		s.rehash(ctx, u.ID, pw)
 	}
-	return s.startSession(ctx, u, MethodPassword)
+	g, err := s.startSession(ctx, u, MethodPassword)
+	if err == nil {
+		s.audit(ctx, Event{Name: EventLoginSucceeded, UserID: u.ID, SessionID: g.SessionID, Method: MethodPassword})
+	}
+	return g, err
+}
+
+// lockedOut audits a login refused by err when err is the lockout's
+// refusal (a *LockedError), not a failure of the limiter.
+func (s *Service) lockedOut(ctx context.Context, userID int64, username string, err error) {
+	var locked *LockedError
+	if errors.As(err, &locked) {
+		s.loginFailed(ctx, userID, username, ReasonLocked)
+	}
 }
 
 // rehash replaces an imported or outdated hash with a current argon2id
@@ -127,15 +145,8 @@ func (s *Service) startSession(ctx context.Context, u store.User, method string)
 	if g, err = s.withRefresh(g, sess, sess.RefreshID, now); err != nil {
 		return Grant{}, err
 	}
-	s.log.InfoContext(ctx, "session started", "user_id", u.ID, "method", method)
 	return g, nil
 }
-
-// Session methods: how a session began.
-const (
-	MethodPassword = "password"
-	MethodIntra    = "intra"
-)
 
 // authTime is when the user of sess last proved who they are.
 func authTime(sess store.Session) time.Time {
@@ -256,8 +267,7 @@ func (s *Service) rotate(ctx context.Context, c token.Claims, sess store.Session
 	if err := s.store.RevokeSession(ctx, sess.ID, now); err != nil {
 		return Grant{}, storeError("refresh: revoke reused session", err)
 	}
-	s.log.WarnContext(ctx, "replaced refresh token reused; session revoked",
-		"event", "refresh_reuse_detected", "user_id", u.ID, "session_id", sess.ID)
+	s.audit(ctx, Event{Name: EventRefreshReuseDetected, UserID: u.ID, SessionID: sess.ID, Reason: ReasonRefreshReused})
 	return Grant{}, fmt.Errorf("refresh: token reused: %w", ErrInvalidRefreshToken)
 }
 
@@ -302,25 +312,29 @@ func (s *Service) Logout(ctx context.Context, p Principal, refreshToken string, 
 		if err != nil {
 			return storeError("logout: revoke other sessions", err)
 		}
-		s.log.InfoContext(ctx, "other sessions ended", "event", "logout", "user_id", p.User.ID, "scope", scope, "sessions_revoked", n)
+		s.audit(ctx, Event{Name: EventLogout, UserID: p.User.ID, Reason: ReasonLogoutOthers, Revoked: n})
 		return nil
 	case LogoutGlobal:
-		if _, err := s.store.RevokeUserSessions(ctx, p.User.ID, "", now); err != nil {
+		n, err := s.store.RevokeUserSessions(ctx, p.User.ID, "", now)
+		if err != nil {
 			return storeError("logout: revoke all sessions", err)
 		}
+		s.audit(ctx, Event{Name: EventLogout, UserID: p.User.ID, Reason: ReasonLogoutGlobal, Revoked: n})
+		return nil
 	default:
 		if err := s.store.RevokeSession(ctx, p.Claims.SessionID, now); err != nil {
 			return storeError("logout: revoke session", err)
 		}
 	}
+	s.audit(ctx, Event{Name: EventLogout, UserID: p.User.ID, SessionID: p.Claims.SessionID, Reason: ReasonLogout})
 	if refreshToken != "" {
 		if c, err := s.tokens.Verify(refreshToken, token.Refresh); err == nil && c.SessionID != p.Claims.SessionID {
 			if err := s.store.RevokeSession(ctx, c.SessionID, now); err != nil {
 				return storeError("logout: revoke cookie's session", err)
 			}
+			s.audit(ctx, Event{Name: EventLogout, UserID: p.User.ID, SessionID: c.SessionID, Reason: ReasonLogout})
 		}
 	}
-	s.log.InfoContext(ctx, "session ended", "event", "logout", "user_id", p.User.ID, "session_id", p.Claims.SessionID, "scope", string(scope))
 	return nil
 }
 

@@ -114,7 +114,7 @@ func (s *Service) EndSession(ctx context.Context, p Principal, id string) error 
 	if err := s.store.RevokeSession(ctx, id, now); err != nil {
 		return storeError("end session", err)
 	}
-	s.log.InfoContext(ctx, "session revoked by its user", "event", "session_revoked", "user_id", p.User.ID, "session_id", id)
+	s.audit(ctx, Event{Name: EventSessionRevoked, UserID: p.User.ID, SessionID: id, Reason: ReasonEndedByUser})
 	return nil
 }
 
@@ -185,7 +185,7 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, newP
 	if err != nil {
 		return storeError("change password", err)
 	}
-	s.log.InfoContext(ctx, "password changed", "event", "password_changed", "user_id", u.ID, "sessions_revoked", n)
+	s.audit(ctx, Event{Name: EventPasswordChanged, UserID: u.ID, SessionID: p.Claims.SessionID, Reason: ReasonPasswordChanged, Revoked: n})
 	return nil
 }
 
@@ -223,7 +223,7 @@ func (s *Service) unlink(ctx context.Context, u store.User) error {
 	if err != nil {
 		return storeError("unlink intra", err)
 	}
-	s.log.InfoContext(ctx, "intra account unlinked", "event", "intra_unlinked", "user_id", u.ID, "intra_id", u.Intra.ID)
+	s.audit(ctx, Event{Name: EventIntraUnlinked, UserID: u.ID, IntraID: u.Intra.ID})
 	return nil
 }
 

@@ -112,6 +112,10 @@ type Config struct {
 	IntraBaseURL       string
 	IntraAutoProvision bool
 
+	// MetricsAddr is the listen address of /metrics, apart from Addr;
+	// empty: no metrics listener.
+	MetricsAddr string
+
 	Registration bool
 
 	// DataKey is reserved for encrypting TOTP secrets at rest; nothing
@@ -345,6 +349,8 @@ func settings() []*setting {
 			set: func(c *Config, v string) error { return parsePositive(&c.HashConcurrency, v) }},
 		&setting{env: "AUTHD_SHUTDOWN_TIMEOUT", def: "30s", help: "on SIGTERM, how long in-flight requests may take to finish",
 			set: func(c *Config, v string) error { return parseTTL(&c.ShutdownTimeout, v) }},
+		&setting{env: "AUTHD_METRICS_ADDR", help: "listen address (host:port) of GET /metrics in the Prometheus format, apart from AUTHD_ADDR (unset: no metrics listener)",
+			set: func(c *Config, v string) error { return parseMetricsAddr(&c.MetricsAddr, v) }},
 		&setting{env: "AUTHD_LOG_LEVEL", def: "info", help: "debug, info, warn or error",
 			set: func(c *Config, v string) error {
 				switch strings.ToLower(v) {
@@ -398,6 +404,9 @@ func Register(fs *flag.FlagSet, getenv func(string) string) func() (Config, erro
 			if !c.IntraConfigured() {
 				return Config{}, errors.New("AUTHD_INTRA_CLIENT_ID, AUTHD_INTRA_CLIENT_SECRET and AUTHD_INTRA_REDIRECT_URI must be set together")
 			}
+		}
+		if err := checkMetricsAddr(c.Addr, c.MetricsAddr); err != nil {
+			return Config{}, err
 		}
 		if c.CookieSameSite == http.SameSiteNoneMode && !c.CookieSecure {
 			return Config{}, errors.New("AUTHD_COOKIE_SAMESITE: none needs AUTHD_COOKIE_SECURE=true (browsers drop SameSite=None cookies that are not Secure)")

@@ -16,7 +16,7 @@ import (
 // A GET pattern also serves HEAD, which must change nothing; the two GET
 // endpoints that do change something (a state cookie set, a throttle
 // counted, a code spent) answer HEAD with 405.
-func (s *Server) routes(mux *http.ServeMux) error {
+func (s *Server) routes(mux patternMux) error {
 	var errs []error
 	// allow lists each path's methods, for its 405s, in the order routed.
 	allow := map[string][]string{}
@@ -74,6 +74,8 @@ func (s *Server) routes(mux *http.ServeMux) error {
 	mux.Handle("/healthz", s.methodNotAllowed("GET, HEAD"))
 	mux.Handle("GET /readyz", s.handleReady())
 	mux.Handle("/readyz", s.methodNotAllowed("GET, HEAD"))
+	mux.Handle("GET /openapi.yaml", s.handleOpenAPI())
+	mux.Handle("/openapi.yaml", s.methodNotAllowed("GET, HEAD"))
 
 	mux.Handle("/", s.handle(func(http.ResponseWriter, *http.Request) error { return errNotFound }))
 	return errors.Join(errs...)

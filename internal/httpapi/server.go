@@ -38,6 +38,10 @@ type Deps struct {
 	// Status adds facts to /readyz's body that do not make the service
 	// unready, such as a throttle degraded to in-process counting; may be nil.
 	Status func() map[string]string
+	// ObserveRequest, when set, is told of every answer: the route
+	// pattern that answered it (see withObserver), its status and its
+	// duration. Metrics count them.
+	ObserveRequest func(route string, status int, elapsed time.Duration)
 }
 
 // Server serves the contract's endpoints.
@@ -78,7 +82,7 @@ func NewServer(d Deps) (*Server, error) {
 	if err := s.routes(mux); err != nil {
 		return nil, err
 	}
-	s.handler = s.withRequestID(s.withRecover(s.withHeaders(s.withCORS(mux))))
+	s.handler = s.withObserver(s.withRequestID(s.withClientIP(s.withRecover(s.withHeaders(s.withCORS(recordRoute(mux)))))))
 	return s, nil
 }
 

@@ -192,6 +192,7 @@ func (e *testEnv) do(t testing.TB, rq request) response {
 	for _, c := range res.Cookies() {
 		out.cookies[c.Name] = c
 	}
+	checkAgainstAPIDoc(t, req, rq.body, res.StatusCode, res.Header, rec.Body.Bytes())
 	return out
 }
 

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 	"unicode/utf8"
 )
 
@@ -50,6 +51,9 @@ type Options struct {
 	// Concurrency is how many hashes are computed at once; others wait.
 	// Zero or less means runtime.GOMAXPROCS(0).
 	Concurrency int
+	// OnHash, when set, is told how long each hash computation took,
+	// once it had its slot (metrics record it).
+	OnHash func(time.Duration)
 }
 
 // Hasher hashes and verifies passwords. It is safe for concurrent use;
@@ -69,6 +73,8 @@ type Hasher struct {
 
 	// waiting counts callers waiting for a slot.
 	waiting atomic.Int64
+	// onHash is Options.OnHash.
+	onHash func(time.Duration)
 	// onWork, when set, is called in a slot just before each hash
 	// computation, with what is about to be computed. Tests use it to see
 	// the work done and to hold a slot.
@@ -117,6 +123,7 @@ func NewHasher(opts Options) *Hasher {
 		params: p,
 		limits: defaultLimits.atLeast(p),
 		slots:  make(chan struct{}, n),
+		onHash: opts.OnHash,
 	}
 	h.dummy = encodeArgon2id(argon2idHash{
 		memory:  p.Memory,
@@ -304,9 +311,17 @@ func (h *Hasher) compute(ctx context.Context, w work, f func()) error {
 	if h.onWork != nil {
 		h.onWork(w)
 	}
+	start := time.Now()
 	f()
+	if h.onHash != nil {
+		h.onHash(time.Since(start))
+	}
 	return nil
 }
+
+// InFlight returns how many hash computations hold a slot of the pool
+// now.
+func (h *Hasher) InFlight() int { return len(h.slots) }
 
 // Valid reports whether password is acceptable: MinLen to MaxLen bytes of
 // valid UTF-8.
