@@ -77,6 +77,8 @@ func TestCrashKeepsEveryAcknowledgedUser(t *testing.T) {
 			mu    sync.Mutex
 			wg    sync.WaitGroup
 			stop  = make(chan struct{})
+			first = make(chan struct{}) // closed at the round's first 201
+			acked bool
 			other []string
 		)
 		for w := range 6 {
@@ -93,6 +95,10 @@ func TestCrashKeepsEveryAcknowledgedUser(t *testing.T) {
 					switch {
 					case err == nil && status == 201:
 						acknowledged = append(acknowledged, name)
+						if !acked {
+							acked = true
+							close(first)
+						}
 					case err == nil:
 						other = append(other, fmt.Sprintf("%s: %d", name, status))
 					}
@@ -103,7 +109,14 @@ func TestCrashKeepsEveryAcknowledgedUser(t *testing.T) {
 				}
 			})
 		}
-		wait := time.Duration(300+rng.IntN(1200)) * time.Millisecond
+		// The kill comes at a random moment once registrations are being
+		// acknowledged: on a loaded machine the first hash may take long.
+		select {
+		case <-first:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("round %d: no registration acknowledged within 30 s", round)
+		}
+		wait := time.Duration(rng.IntN(1200)) * time.Millisecond
 		time.Sleep(wait)
 		if err := p.Kill(); err != nil {
 			t.Fatal(err)
@@ -113,7 +126,7 @@ func TestCrashKeepsEveryAcknowledgedUser(t *testing.T) {
 		if len(other) > 0 {
 			t.Errorf("round %d: registrations answered neither 201 nor not at all: %v", round, other)
 		}
-		t.Logf("round %d: killed after %v; %d users acknowledged so far", round, wait, len(acknowledged))
+		t.Logf("round %d: killed %v after the first acknowledgement; %d users acknowledged so far", round, wait, len(acknowledged))
 		if res := integrity(t, dbPath); res != "ok" {
 			t.Fatalf("round %d: after the crash, integrity_check says %q", round, res)
 		}
