@@ -27,8 +27,8 @@ async function api(method, path, {json, bearer} = {}) {
   }
 }
 
-// report shows the outcome of a user's action; data-call and data-status
-// tell a test that the action is over.
+// report shows the outcome of a user's action; data-call, data-status
+// and data-error tell a test that the action is over, and how it ended.
 function report(call, method, path, res) {
   const shown = Object.assign({}, res.body);
   if (typeof shown.access_token === "string") {
@@ -40,6 +40,7 @@ function report(call, method, path, res) {
   $("js-cookies").textContent = JSON.stringify(document.cookie);
   $("notice").textContent = call === "load" ? "" : notice(res);
   out.dataset.status = String(res.status);
+  out.dataset.error = (res.body && res.body.error) || "";
   out.dataset.call = call;
 }
 
