@@ -242,9 +242,16 @@ func (p *page) fill(id, text string) {
 // call it makes and returns that call's HTTP status.
 func (p *page) click(id, call string) int {
 	p.t.Helper()
-	p.do("press #"+id,
+	return p.press("#"+id, chromedp.Click(chromedp.ID(id)), call)
+}
+
+// press runs click, the click of the button what names, waits until the
+// page reports the call it makes and returns that call's HTTP status.
+func (p *page) press(what string, click chromedp.Action[chromedp.Void], call string) int {
+	p.t.Helper()
+	p.do("press "+what,
 		chromedp.Evaluate[chromedp.Void](`document.getElementById("status").dataset.call = ""`),
-		chromedp.Click(chromedp.ID(id)),
+		click,
 		chromedp.Poll[chromedp.Void](fmt.Sprintf(`document.getElementById("status").dataset.call === %q`, call),
 			chromedp.WithPollingTimeout(stepTimeout)),
 	)

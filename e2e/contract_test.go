@@ -84,16 +84,7 @@ func contractRows(a *authd) map[string]struct {
 func TestContractTable(t *testing.T) {
 	t.Parallel()
 	s := mustSeed(t)
-	var rows []endpoint
-	data, err := os.ReadFile(filepath.Join(repoRoot, "testdata", "contract", "endpoints.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&rows); err != nil {
-		t.Fatalf("testdata/contract/endpoints.json: %v", err)
-	}
+	rows := mustContractRows(t)
 	a := mustAuthd(t, "authd", "", journeySettings()...)
 	reach := contractRows(a)
 	if len(rows) != len(reach) {
@@ -110,4 +101,29 @@ func TestContractTable(t *testing.T) {
 			checkRowWith(t, s, e, b, false, row.reach(t, b), &f)
 		})
 	}
+}
+
+// mustContractRows reads testdata/contract/endpoints.json, refusing
+// unknown fields as mustSeed does.
+func mustContractRows(t *testing.T) []endpoint {
+	t.Helper()
+	var rows []endpoint
+	data, err := os.ReadFile(filepath.Join(repoRoot, "testdata", "contract", "endpoints.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rows); err != nil {
+		t.Fatalf("testdata/contract/endpoints.json: %v", err)
+	}
+	for _, e := range rows {
+		if e.Throttle == "" {
+			continue
+		}
+		if _, _, err := parseRate(e.Throttle); err != nil {
+			t.Fatalf("testdata/contract/endpoints.json: %s: %v", e.Name, err)
+		}
+	}
+	return rows
 }

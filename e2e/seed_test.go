@@ -421,6 +421,14 @@ func sorted(s []string) []string {
 // the other from the same client, so each also shows that the scopes
 // before it left its counter alone. The Bearer endpoints count the user:
 // each of its requests carries a token of its own session.
+//
+// The seed's rows come first, then the contract's rows that have a
+// throttle (testdata/contract/endpoints.json). A contract row whose
+// endpoint shares the counter of a seed row's (sharedCounter) runs for a
+// user of its own, its N requests alternating with the seed row's, after
+// which the next request of each is refused: separate counters would let
+// both go on. Its other rows (the password scope) run for the same user
+// as the seed's, whose logout and link counters are then full.
 func TestThrottleRates(t *testing.T) {
 	t.Parallel()
 	s := mustSeed(t)
@@ -428,50 +436,137 @@ func TestThrottleRates(t *testing.T) {
 		intraSettings(provider, redirectURI)...)...)
 	b := clientOf(t, a)
 
-	// One user with many sessions, each logged in from an address of its
-	// own, so that the logins themselves stay under the login rate.
-	b.MustRegister("throttled", seedPassword)
-	var tokens []string
-	session := func() string {
-		req := seedRequest(t, s.endpoint(t, "/auth/login/"), map[string]string{"username": "throttled", "password": seedPassword})
-		req.Header.Set("X-Forwarded-For", fmt.Sprintf("203.0.113.%d", len(tokens)+1))
-		r := b.Do(req)
+	// Users with many sessions, each registered and logged in from an
+	// address of its own, so that the registrations and logins themselves
+	// stay under their rates.
+	addresses := 0
+	from := func(req *http.Request) *http.Request {
+		addresses++
+		req.Header.Set("X-Forwarded-For", fmt.Sprintf("203.0.113.%d", addresses))
+		return req
+	}
+	register := func(t *testing.T, user string) {
+		t.Helper()
+		b.Do(from(b.NewRequest("POST", "/auth/register/", "", authdtest.RegisterRequest{Username: user, Password: seedPassword}))).
+			Want(t, "register "+user, http.StatusCreated, "")
+	}
+	session := func(t *testing.T, user string) string {
+		t.Helper()
+		r := b.Do(from(seedRequest(t, s.endpoint(t, "/auth/login/"), map[string]string{"username": user, "password": seedPassword})))
 		r.Want(t, "login", http.StatusOK, "")
 		var tok authdtest.TokenResponse
 		r.MustDecode(t, &tok)
-		tokens = append(tokens, tok.AccessToken)
 		return tok.AccessToken
 	}
+	// request is a request of row e, for user when e needs a Bearer
+	// token. It has no body but throttleBody's: the throttle counts it
+	// before the body is read.
+	request := func(t *testing.T, e endpoint, user string) *http.Request {
+		var body io.Reader
+		if data := throttleBody(e); data != "" {
+			body = strings.NewReader(data)
+		}
+		req, err := http.NewRequest(e.Method, "http://"+authdHost+strings.Replace(e.Path, "{id}", "unknown", 1), body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if e.Permission == "User" {
+			req.Header.Set("Authorization", "Bearer "+session(t, user))
+		}
+		return req
+	}
+	// pass sends a request of row e that must pass the throttle.
+	pass := func(t *testing.T, e endpoint, user string, i, n int) {
+		t.Helper()
+		r := b.Do(request(t, e, user))
+		if r.Status == http.StatusTooManyRequests {
+			t.Fatalf("request %d of %d refused (%s %s): %s", i, n, e.Method, e.Path, r.Body)
+		}
+		if !slices.Contains(e.ReturnCodes, r.Status) {
+			t.Errorf("request %d (%s %s) = %d %s, not a code of the row's %v", i, e.Method, e.Path, r.Status, r.Body, e.ReturnCodes)
+		}
+	}
 
+	const user = "throttled"
+	register(t, user)
 	for _, e := range s.endpoints {
 		t.Run(e.Name+" "+e.Throttle, func(t *testing.T) {
 			n, period, _ := parseRate(e.Throttle)
-			request := func() *http.Request {
-				req, err := http.NewRequest(e.Method, "http://"+authdHost+e.Path, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if e.Permission == "User" {
-					req.Header.Set("Authorization", "Bearer "+session())
-				}
-				return req
-			}
 			for i := 1; i <= n; i++ {
-				r := b.Do(request())
-				if r.Status == http.StatusTooManyRequests {
-					t.Fatalf("request %d of %d refused: %s", i, n, r.Body)
-				}
-				if !slices.Contains(e.ReturnCodes, r.Status) {
-					t.Errorf("request %d = %d %s, not a code of the seed's %v", i, r.Status, r.Body, e.ReturnCodes)
-				}
+				pass(t, e, user, i, n)
 			}
-			r := b.Do(request())
+			r := b.Do(request(t, e, user))
 			checkThrottled(t, r, period)
 			if e.Path == "/oauth2/intra/callback/" && !r.Clears("state_token") {
 				t.Errorf("a throttled callback keeps state_token; every callback answer must clear it")
 			}
 		})
 	}
+
+	throttled := 0
+	for k, e := range mustContractRows(t) {
+		if e.Throttle == "" {
+			continue
+		}
+		throttled++
+		t.Run("contract "+e.Name+" "+e.Throttle, func(t *testing.T) {
+			n, period, _ := parseRate(e.Throttle)
+			partner, shared := sharedCounter[e.Name]
+			if !shared {
+				for i := 1; i <= n; i++ {
+					pass(t, e, user, i, n)
+				}
+				checkThrottled(t, b.Do(request(t, e, user)), period)
+				return
+			}
+			other := s.endpoint(t, partner)
+			if e.Throttle != other.Throttle {
+				t.Fatalf("%s shares the counter of %s %s, but their rates are %s and %s", e.Name, other.Method, other.Path, e.Throttle, other.Throttle)
+			}
+			own := fmt.Sprintf("throttled_%d", k)
+			register(t, own)
+			for i := 1; i <= n; i++ {
+				if i%2 == 1 {
+					pass(t, e, own, i, n)
+				} else {
+					pass(t, other, own, i, n)
+				}
+			}
+			checkThrottled(t, b.Do(request(t, e, own)), period)
+			checkThrottled(t, b.Do(request(t, other, own)), period)
+		})
+	}
+	if throttled == 0 {
+		t.Error("testdata/contract/endpoints.json has no throttled row")
+	}
+	for name := range sharedCounter {
+		if !slices.ContainsFunc(mustContractRows(t), func(e endpoint) bool { return e.Name == name }) {
+			t.Errorf("testdata/contract/endpoints.json has no row %q, whose counter the test checks is shared", name)
+		}
+	}
+}
+
+// sharedCounter names, for each contract row whose endpoint counts in the
+// scope of a seed row's (§5, §11), that seed row's path: ending a session
+// and the logout scopes count as logout, unlinking as linking.
+var sharedCounter = map[string]string{
+	"End a session":                "/auth/logout/",
+	"Logout of the other sessions": "/auth/logout/",
+	"Intra unlink":                 "/oauth2/intra/link/",
+}
+
+// throttleBody is the JSON body of a row's requests in TestThrottleRates:
+// the logout scope others, so that the row is the one it names; none for
+// other rows. A password change without a body is refused after the
+// throttle has counted it, and changes no password.
+func throttleBody(e endpoint) string {
+	if slices.Equal(e.JSONParams, []string{"scope"}) {
+		return `{"scope":"others"}`
+	}
+	return ""
 }
 
 // checkThrottled checks the contract's 429: Retry-After in whole seconds,

@@ -1,9 +1,11 @@
 // Command authd-demo serves a small web page that uses authd the way a
 // browser front end should: from the same origin as the API. It serves the
 // page and passes /auth/, /oauth2/, /healthz and /readyz through a reverse
-// proxy to authd, so the browser sees one origin, sends the HttpOnly
-// cookies with its calls and never handles a refresh or Intra token
-// itself.
+// proxy to authd, every method included, so the browser sees one origin,
+// sends the HttpOnly cookies with its calls and never handles a refresh or
+// Intra token itself. Besides logging in with a password or with 42, the
+// page lists the user's sessions and ends them, logs out the others,
+// changes the password and unlinks the 42 account.
 //
 // It prints the address it listens on as the first line of its standard
 // output, so that a test can start it with -addr 127.0.0.1:0.
@@ -72,7 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(fset.Output(), `Usage: authd-demo [flags]
 
 authd-demo serves a demo page that logs in with a password or with 42
-through authd, from the same origin as the API (a reverse proxy passes
+through authd, lists and ends the user's sessions, changes the password and
+links or unlinks 42, from the same origin as the API (a reverse proxy passes
 /auth/, /oauth2/, /healthz and /readyz to authd). authd's Intra redirect
 URI must be this origin's /oauth2/intra/callback/.
 

@@ -19,7 +19,7 @@ import (
 
 // seen is what the fake authd received from the proxy.
 type seen struct {
-	Method, Path, Query, Host, Forwarded, Cookie, Body string
+	Method, Path, Query, Host, Forwarded, Cookie, Authorization, Body string
 }
 
 // mustUpstream starts a stand-in for authd that records each request and
@@ -30,7 +30,8 @@ func mustUpstream(t *testing.T) (*url.URL, <-chan seen) {
 	got := make(chan seen, 16)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		got <- seen{r.Method, r.URL.Path, r.URL.RawQuery, r.Host, r.Header.Get("X-Forwarded-For"), r.Header.Get("Cookie"), string(body)}
+		got <- seen{r.Method, r.URL.Path, r.URL.RawQuery, r.Host, r.Header.Get("X-Forwarded-For"), r.Header.Get("Cookie"),
+			r.Header.Get("Authorization"), string(body)}
 		w.Header().Set("Content-Type", "application/json")
 		switch r.URL.Path {
 		case callbackPath:
@@ -86,8 +87,10 @@ func TestPage(t *testing.T) {
 		path, contentType string
 		contains          []string
 	}{
-		{"/", "text/html", []string{`id="login"`, "Log in with 42", `src="/app.js"`}},
-		{"/app.js", "text/javascript", []string{`"/auth/login/"`, `"/oauth2/intra/url/"`, `"/oauth2/intra/link/"`}},
+		{"/", "text/html", []string{`id="login"`, "Log in with 42", `src="/app.js"`,
+			`id="sessions"`, `id="session-list"`, `id="logout-others"`, `id="change-password-form"`, `id="intra-unlink"`}},
+		{"/app.js", "text/javascript", []string{`"/auth/login/"`, `"/oauth2/intra/url/"`, `"/oauth2/intra/link/"`,
+			`"/auth/sessions/"`, `"/auth/password/"`, `api("DELETE", "/oauth2/intra/link/"`, `{scope: "others"}`}},
 		{"/style.css", "text/css", []string{"body"}},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
@@ -130,6 +133,38 @@ func TestProxyPassesCallsThrough(t *testing.T) {
 		Cookie: "refresh_token=old", Body: `{"username":"alice","password":"pw"}`}
 	if diff := cmp.Diff(want, <-got); diff != "" {
 		t.Errorf("authd received (-want +got):\n%s", diff)
+	}
+}
+
+// TestProxyPassesAccountCalls: the calls of the page's account section
+// reach authd with their method, path, Bearer token and body, DELETE
+// included, and their answer comes back unchanged.
+func TestProxyPassesAccountCalls(t *testing.T) {
+	up, got := mustUpstream(t)
+	demo := mustDemo(t, up)
+	for _, tc := range []struct {
+		method, path, body string
+	}{
+		{"GET", "/auth/sessions/", ""},
+		{"DELETE", "/auth/sessions/Zm9vYmFyYmF6cXV4/", ""},
+		{"POST", "/auth/logout/", `{"scope":"others"}`},
+		{"POST", "/auth/password/", `{"current_password":"old one","new_password":"a new one"}`},
+		{"DELETE", "/oauth2/intra/link/", ""},
+	} {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			req, _ := http.NewRequest(tc.method, demo.URL+tc.path, strings.NewReader(tc.body))
+			req.Host = "demo.test"
+			req.Header.Set("Authorization", "Bearer access")
+			resp, body := mustDo(t, req)
+			if resp.StatusCode != 404 || !strings.Contains(body, `"error":"not_found"`) {
+				t.Errorf("%s %s through the proxy = %d %s, want the upstream's 404", tc.method, tc.path, resp.StatusCode, body)
+			}
+			want := seen{Method: tc.method, Path: tc.path, Host: "demo.test", Forwarded: "127.0.0.1",
+				Authorization: "Bearer access", Body: tc.body}
+			if diff := cmp.Diff(want, <-got); diff != "" {
+				t.Errorf("authd received (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 

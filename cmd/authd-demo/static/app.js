@@ -27,8 +27,8 @@ async function api(method, path, {json, bearer} = {}) {
   }
 }
 
-// report shows the outcome of a user's action; data-call and data-status
-// tell a test that the action is over.
+// report shows the outcome of a user's action; data-call, data-status
+// and data-error tell a test that the action is over, and how it ended.
 function report(call, method, path, res) {
   const shown = Object.assign({}, res.body);
   if (typeof shown.access_token === "string") {
@@ -38,8 +38,20 @@ function report(call, method, path, res) {
   out.textContent = method + " " + path + " → " + res.status + "\n" + JSON.stringify(shown, null, 2);
   out.className = res.status >= 200 && res.status < 300 ? "" : "error";
   $("js-cookies").textContent = JSON.stringify(document.cookie);
+  $("notice").textContent = call === "load" ? "" : notice(res);
   out.dataset.status = String(res.status);
+  out.dataset.error = (res.body && res.body.error) || "";
   out.dataset.call = call;
+}
+
+// notice is the sentence a person reads about an outcome: nothing for a
+// success, authd's detail for a failure. A session that is not fresh
+// enough for a sensitive action needs a new login, which the page says.
+function notice(res) {
+  if (res.status >= 200 && res.status < 300) return "";
+  const body = res.body || {};
+  if (res.status === 403 && body.error === "reauth_required") return "Log in again to do this.";
+  return body.detail || "The call answered " + res.status + ".";
 }
 
 async function showWho() {
@@ -107,6 +119,12 @@ async function refresh() {
   return res;
 }
 
+async function intraUnlink() {
+  const res = await api("DELETE", "/oauth2/intra/link/", {bearer: true});
+  await showWho();
+  report("intra_unlink", "DELETE", "/oauth2/intra/link/", res);
+}
+
 async function me() {
   const res = await api("GET", "/auth/me/", {bearer: true});
   report("me", "GET", "/auth/me/", res);
@@ -114,9 +132,89 @@ async function me() {
 
 async function logout() {
   const res = await api("POST", "/auth/logout/", {bearer: true});
-  if (res.status === 200) accessToken = null;
+  if (res.status === 200) {
+    accessToken = null;
+    $("session-list").replaceChildren();
+    $("session-list").dataset.count = "";
+  }
   await showWho();
   report("logout", "POST", "/auth/logout/", res);
+}
+
+async function logoutOthers() {
+  const res = await api("POST", "/auth/logout/", {json: {scope: "others"}, bearer: true});
+  if (res.status === 200) await showSessions();
+  report("logout_others", "POST", "/auth/logout/", res);
+}
+
+// listSessions shows where the user is signed in.
+async function listSessions() {
+  const res = await showSessions();
+  report("sessions", "GET", "/auth/sessions/", res);
+}
+
+// showSessions fills the list with the user's live sessions, newest
+// first: the current one marked, each other one with a button that ends
+// it. Every value is set as text, never as HTML: a User-Agent is the
+// client's to choose.
+async function showSessions() {
+  const res = await api("GET", "/auth/sessions/", {bearer: true});
+  const list = $("session-list");
+  list.replaceChildren();
+  list.dataset.count = "";
+  if (res.status !== 200) return res;
+  for (const s of res.body.sessions) {
+    const item = document.createElement("li");
+    item.dataset.sessionId = s.id;
+    item.dataset.current = String(s.current);
+    const what = document.createElement("span");
+    what.textContent = (s.method === "intra" ? "Log in with 42" : "Password") + " from " + s.ip +
+      (s.user_agent ? ", " + s.user_agent : "") + " ";
+    item.append(what);
+    if (s.current) {
+      const mark = document.createElement("span");
+      mark.className = "current";
+      mark.textContent = "(this browser) ";
+      item.append(mark);
+    }
+    const when = document.createElement("span");
+    when.className = "when";
+    when.textContent = "started " + s.created_at + ", last used " + s.last_used_at + " ";
+    item.append(when);
+    if (!s.current) {
+      const end = document.createElement("button");
+      end.type = "button";
+      end.className = "end-session";
+      end.textContent = "End this session";
+      end.addEventListener("click", () => endSession(s.id));
+      item.append(end);
+    }
+    list.append(item);
+  }
+  list.dataset.count = String(res.body.sessions.length);
+  return res;
+}
+
+async function endSession(id) {
+  const path = "/auth/sessions/" + encodeURIComponent(id) + "/";
+  const res = await api("DELETE", path, {bearer: true});
+  if (res.status === 200) await showSessions();
+  report("end_session", "DELETE", path, res);
+}
+
+// changePassword sends the current password only when one is typed: a
+// user made with 42 may have none.
+async function changePassword(event) {
+  event.preventDefault();
+  const body = {new_password: $("new-password").value};
+  if ($("current-password").value !== "") body.current_password = $("current-password").value;
+  const res = await api("POST", "/auth/password/", {json: body, bearer: true});
+  if (res.status === 200) {
+    $("current-password").value = "";
+    $("new-password").value = "";
+    if ($("session-list").dataset.count !== "") await showSessions();
+  }
+  report("change_password", "POST", "/auth/password/", res);
 }
 
 // intraOutcome reads where the provider's round trip ended: the demo's
@@ -142,9 +240,13 @@ async function start() {
   $("intra-url").addEventListener("click", startIntra);
   $("intra-login").addEventListener("click", intraLogin);
   $("intra-link").addEventListener("click", intraLink);
+  $("intra-unlink").addEventListener("click", intraUnlink);
   $("me").addEventListener("click", me);
   $("refresh").addEventListener("click", async () => report("refresh", "POST", "/auth/refresh/", await refresh()));
   $("logout").addEventListener("click", logout);
+  $("logout-others").addEventListener("click", logoutOthers);
+  $("sessions").addEventListener("click", listSessions);
+  $("change-password-form").addEventListener("submit", changePassword);
   intraOutcome();
   // A new page has no access token: ask for one with the refresh cookie.
   const res = await refresh();
