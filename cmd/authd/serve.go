@@ -141,7 +141,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	issuer, err := token.NewIssuer(cfg.Issuer, keys, nil)
+	issuer, err := token.NewKeyring(token.Options{Issuer: cfg.Issuer, Secrets: keys, Audience: cfg.Audience})
 	if err != nil {
 		return fmt.Errorf("token issuer: %w", err)
 	}

@@ -45,7 +45,7 @@ func benchServerOn(b *testing.B, db store.Store) (http.Handler, *password.Hasher
 	for _, s := range config.Scopes {
 		cfg.Rates[s] = throttle.Rate{N: 1 << 30, Period: time.Second}
 	}
-	issuer, err := token.NewIssuer("authd", [][]byte{[]byte(testSecret)}, nil)
+	issuer, err := token.NewKeyring(token.Options{Issuer: "authd", Secrets: [][]byte{[]byte(testSecret)}})
 	if err != nil {
 		b.Fatal(err)
 	}

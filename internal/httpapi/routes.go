@@ -49,6 +49,9 @@ func (s *Server) routes(mux *http.ServeMux) error {
 		route("POST", "/auth/register/", throttle(config.ScopeRegister, ip, s.handleRegister()))
 	}
 	route("GET", "/auth/me/", s.authenticated(s.handleMe()))
+	// The gate of reverse proxies: not throttled, since a proxy asks it
+	// for every request it admits.
+	route("GET", "/auth/verify/", s.authenticated(s.handleVerify()))
 
 	getOnly("/oauth2/intra/url/", throttle(config.ScopeIntraURL, ip, s.handleIntraURL()))
 	getOnly("/oauth2/intra/callback/", s.clearStateCookie(throttle(config.ScopeIntraCallback, ip, s.handleIntraCallback())))

@@ -43,7 +43,7 @@ type testEnv struct {
 	handler http.Handler
 	clock   *clock.Fake
 	store   store.Store
-	tokens  *token.Issuer
+	tokens  *token.Keyring
 	cfg     config.Config
 	hasher  *password.Hasher
 }
@@ -81,7 +81,7 @@ func newTestEnvDeps(t testing.TB, edit func(*config.Config), editDeps func(*test
 	}
 	t.Cleanup(func() { db.Close() })
 	clk := clock.NewFake(time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC))
-	issuer, err := token.NewIssuer(cfg.Issuer, [][]byte{[]byte(testSecret)}, clk.Now)
+	issuer, err := token.NewKeyring(token.Options{Issuer: cfg.Issuer, Secrets: [][]byte{[]byte(testSecret)}, Audience: cfg.Audience, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
