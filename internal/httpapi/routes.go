@@ -58,6 +58,8 @@ func (s *Server) routes(mux *http.ServeMux) error {
 	route("POST", "/oauth2/intra/login/", s.sameOrigin(throttle(config.ScopeIntraLogin, ip, s.handleIntraLogin())))
 	route("POST", "/oauth2/intra/link/", s.sameOrigin(s.authenticated(throttle(config.ScopeIntraLink, user, s.handleIntraLink()))))
 
+	mux.Handle("GET "+jwksPath, s.handleJWKS())
+	mux.Handle(jwksPath, s.methodNotAllowed("GET, HEAD"))
 	mux.Handle("GET /healthz", s.handleHealth())
 	mux.Handle("/healthz", s.methodNotAllowed("GET, HEAD"))
 	mux.Handle("GET /readyz", s.handleReady())

@@ -38,6 +38,9 @@ type Deps struct {
 	// Status adds facts to /readyz's body that do not make the service
 	// unready, such as a throttle degraded to in-process counting; may be nil.
 	Status func() map[string]string
+	// JWKS returns the JSON Web Key Set of the public keys that verify
+	// access tokens; nil serves the empty set (HS256 access tokens).
+	JWKS func() []byte
 }
 
 // Server serves the contract's endpoints.

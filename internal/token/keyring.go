@@ -140,3 +140,7 @@ func (r *Keyring) AccessSecrets() [][]byte {
 	}
 	return out
 }
+
+// HS256KeyID returns the kid of the tokens an HS256 key signs: the
+// unpadded base64url of the first 8 bytes of its SHA-256.
+func HS256KeyID(key []byte) string { return keyID(key) }
