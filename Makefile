@@ -6,7 +6,7 @@ BIN     := bin
 GOFLAGS := -trimpath
 PKGS    := ./...
 
-.PHONY: all build run test test-short e2e demo cluster fuzz load-quick load bench lint fmt vet clean
+.PHONY: all build run test test-short e2e interop demo cluster fuzz load-quick load bench lint fmt vet clean
 
 all: build
 
@@ -33,6 +33,11 @@ test-short:
 ##      replicas on PostgreSQL and Redis; logs and screenshots in e2e/out/
 e2e: build
 	AUTHD_E2E_BIN=$(CURDIR)/$(BIN) $(GO) test -tags e2e -count=1 -timeout 10m -v ./e2e/...
+
+## interop: authd's access tokens verified by golang-jwt v5 and keyfunc (a JWKS client),
+##          in a module of its own so that authd does not depend on them
+interop:
+	cd examples/verifier/interop && $(GO) test -count=1 ./...
 
 ## demo: authd, the fake 42 provider and a demo page; open http://localhost:8080/
 DEMO_CALLBACK := http://localhost:8080/oauth2/intra/callback/

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"authd/internal/accesskeys"
 	"authd/internal/account"
 	"authd/internal/config"
 	"authd/internal/httpapi"
@@ -57,6 +58,11 @@ Usage:
   authd user passwd [--password-stdin] [settings] USERNAME
   authd user disable|enable|unlink [settings] USERNAME
   authd user list [settings]
+  authd keys rotate [settings]             add an Ed25519 key of access tokens (published now,
+                                           signing after AUTHD_KEY_PUBLISH_DELAY)
+  authd keys list [settings]               the keys of access tokens and where each stands
+  authd keys access-secret [settings]      the HS256 keys that verify access tokens, as a JWK Set,
+                                           for services verifying them with a shared key
   authd version
 
 Without --password-stdin the user commands prompt for the password on the
@@ -130,6 +136,21 @@ func signingKeys(ctx context.Context, cfg config.Config, st store.Store) ([][]by
 	return [][]byte{k}, nil
 }
 
+// accessKeys generates the first Ed25519 key of access tokens on the very
+// first start, gives the keys to issuer, and keeps them in step with the
+// database until ctx is done; it returns the JWKS of the moment.
+func accessKeys(ctx context.Context, cfg config.Config, st store.Store, issuer *token.Keyring, log *slog.Logger) (func() []byte, error) {
+	if _, err := accesskeys.Ensure(ctx, st, time.Now()); err != nil {
+		return nil, fmt.Errorf("access token keys: %w", err)
+	}
+	m := accesskeys.NewManager(accesskeys.Options{Store: st, Keyring: issuer, AccessTTL: cfg.AccessTTL, Logger: log})
+	if err := m.Refresh(ctx); err != nil {
+		return nil, fmt.Errorf("access token keys: %w", err)
+	}
+	go m.Run(ctx)
+	return m.JWKS, nil
+}
+
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("authd serve", flag.ContinueOnError)
 	cfg, err := loadConfig(fs, args, getenv, stderr)
@@ -163,9 +184,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	issuer, err := token.NewIssuer(cfg.Issuer, keys, nil)
+	issuer, err := token.NewKeyring(token.Options{Issuer: cfg.Issuer, Secrets: keys, Audience: cfg.Audience, EdDSA: cfg.AccessAlg == config.AlgEdDSA})
 	if err != nil {
 		return fmt.Errorf("token issuer: %w", err)
+	}
+	var jwks func() []byte
+	if cfg.AccessAlg == config.AlgEdDSA {
+		keysCtx, stopKeys := context.WithCancel(ctx)
+		defer stopKeys()
+		if jwks, err = accessKeys(keysCtx, cfg, st, issuer, log); err != nil {
+			return err
+		}
 	}
 	// The failed logins of each username have a table of their own, where a
 	// live lockout is never evicted: a flood of new clients in the other
@@ -232,6 +261,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Logger:   log,
 		Ready:    map[string]func(context.Context) error{"database": st.Ping},
 		Status:   status,
+		JWKS:     jwks,
 	}
 	if m != nil {
 		deps.ObserveRequest = m.ObserveRequest
@@ -288,7 +318,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		keySource = "database"
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "version", version(), "db", redactDSN(cfg.DB),
-		"signing_key", keySource, "intra", cfg.IntraConfigured(), "cookie_secure", cfg.CookieSecure)
+		"signing_key", keySource, "access_alg", cfg.AccessAlg, "intra", cfg.IntraConfigured(), "cookie_secure", cfg.CookieSecure)
 
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	defer stopSweep()

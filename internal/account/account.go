@@ -27,7 +27,7 @@ import (
 // Options is what a Service needs.
 type Options struct {
 	Store     store.Store
-	Tokens    *token.Issuer
+	Tokens    Tokens
 	Passwords *password.Hasher
 	// Limiter counts the failed logins of each username; it is used only
 	// when Lockout.N > 0.
@@ -63,11 +63,19 @@ type Options struct {
 	Now func() time.Time
 }
 
+// Tokens signs and verifies the service's tokens, each type with keys of
+// its own: a *token.Keyring (a *token.Issuer, one set of keys for every
+// type, serves in tests).
+type Tokens interface {
+	Sign(c token.Claims, ttl time.Duration) (string, token.Claims, error)
+	Verify(tok string, want token.Type) (token.Claims, error)
+}
+
 // Service carries out the account's rules. It is safe for concurrent use.
 type Service struct {
 	opts    Options
 	store   store.Store
-	tokens  *token.Issuer
+	tokens  Tokens
 	hashes  *password.Hasher
 	lockout lockout
 	log     *slog.Logger

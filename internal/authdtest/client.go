@@ -490,3 +490,24 @@ func (j *rawJar) Cookies(u *url.URL) []*http.Cookie {
 	}
 	return out
 }
+
+// Verify is GET /auth/verify/, the gate of reverse proxies, with an
+// access token; its answer carries the user's headers on success.
+func (c *Client) Verify(access string) GateResponse {
+	c.t.Helper()
+	r := c.Call("GET", "/auth/verify/", access, nil)
+	if r.Status < 400 {
+		if len(r.Body) != 0 {
+			c.t.Fatalf("gate = %d with a body %q, want none", r.Status, r.Body)
+		}
+		return GateResponse{Response: r, UserID: r.Header.Get("X-Auth-User-Id"),
+			Username: r.Header.Get("X-Auth-Username"), SessionID: r.Header.Get("X-Auth-Session-Id")}
+	}
+	return typed[GateResponse](c, "gate", r)
+}
+
+// JWKS is GET /.well-known/jwks.json, the public keys of access tokens.
+func (c *Client) JWKS() JWKSResponse {
+	c.t.Helper()
+	return typed[JWKSResponse](c, "jwks", c.Call("GET", "/.well-known/jwks.json", "", nil))
+}

@@ -1,6 +1,7 @@
 package authdtest
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -137,4 +138,51 @@ func (r Response) Want(t testing.TB, what string, status int, code string) {
 		}
 		t.Fatalf("%s = %d %s, want %d %s", what, r.Status, r.Body, status, code)
 	}
+}
+
+// GateResponse is the answer of GET /auth/verify/: no body, the user in
+// its headers when it admits the request.
+type GateResponse struct {
+	Response  `json:"-"`
+	UserID    string `json:"-"` // X-Auth-User-Id
+	Username  string `json:"-"` // X-Auth-Username
+	SessionID string `json:"-"` // X-Auth-Session-Id
+}
+
+// JWKSResponse is the answer of GET /.well-known/jwks.json.
+type JWKSResponse struct {
+	Response `json:"-"`
+	Keys     []JWK `json:"keys"`
+}
+
+// JWK is one public key of a JWKS, as authd publishes Ed25519 keys.
+type JWK struct {
+	Kty string `json:"kty"`
+	Crv string `json:"crv"`
+	X   string `json:"x"`
+	Kid string `json:"kid"`
+	Use string `json:"use"`
+	Alg string `json:"alg"`
+}
+
+// Kids returns the kid of each key, in order.
+func (j JWKSResponse) Kids() []string {
+	kids := []string{}
+	for _, k := range j.Keys {
+		kids = append(kids, k.Kid)
+	}
+	return kids
+}
+
+// TokenHeader returns the alg and kid of a JWT's header, or empty strings
+// when it has none that reads.
+func TokenHeader(tok string) (alg, kid string) {
+	head, _, _ := strings.Cut(tok, ".")
+	b, err := base64.RawURLEncoding.DecodeString(head)
+	if err != nil {
+		return "", ""
+	}
+	var h struct{ Alg, Kid string }
+	json.Unmarshal(b, &h)
+	return h.Alg, h.Kid
 }

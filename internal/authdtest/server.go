@@ -68,6 +68,10 @@ type Command struct {
 	// Ready is a URL path that answers 200 once the program serves;
 	// empty, listening is enough.
 	Ready string
+	// Addr, when set, is the address the program listens on, chosen by
+	// the test, for programs that do not print theirs (nginx, Caddy):
+	// the whole of their output goes to the log, and Ready is required.
+	Addr string
 	// LogDir is the folder of the log file; MustStart defaults it to a
 	// temporary folder of the test.
 	LogDir string
@@ -165,6 +169,9 @@ func start(c Command, logName string) (*Server, error) {
 	if c.Name == "" {
 		c.Name = filepath.Base(c.Path)
 	}
+	if c.Addr != "" && c.Ready == "" {
+		return nil, fmt.Errorf("start %s: a program of a given Addr needs a Ready path", c.Name)
+	}
 	logFile, err := createLog(c.LogDir, logName)
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", c.Name, err)
@@ -199,9 +206,13 @@ func start(c Command, logName string) (*Server, error) {
 		defer close(s.output)
 		defer stdout.Close()
 		rd := bufio.NewReader(stdout)
-		line, _ := rd.ReadString('\n')
-		logFile.WriteString(line)
-		first <- line
+		if c.Addr != "" {
+			first <- c.Addr + "\n"
+		} else {
+			line, _ := rd.ReadString('\n')
+			logFile.WriteString(line)
+			first <- line
+		}
 		io.Copy(logFile, rd)
 		<-s.done
 		logFile.Close()

@@ -91,6 +91,12 @@ type Config struct {
 	Issuer     string
 	AccessTTL  time.Duration
 	RefreshTTL time.Duration
+	// AccessAlg is AlgHS256 or AlgEdDSA. KeyPublishDelay is how long a new
+	// Ed25519 key is published before it signs. Audience, when not empty,
+	// is the aud of access tokens.
+	AccessAlg       string
+	KeyPublishDelay time.Duration
+	Audience        []string
 
 	Rates          map[string]throttle.Rate // by scope
 	ThrottleMaxKey int                      // in-process limiter: clients tracked at most
@@ -237,6 +243,7 @@ func settings() []*setting {
 		{env: "AUTHD_REFRESH_TTL", def: "24h", help: "refresh token and session lifetime (Go duration)",
 			set: func(c *Config, v string) error { return parseTTL(&c.RefreshTTL, v) }},
 	}
+	s = append(s, keySettings()...)
 	for _, scope := range Scopes {
 		scope := scope
 		s = append(s, &setting{

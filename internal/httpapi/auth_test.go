@@ -43,7 +43,7 @@ func TestErrorTable(t *testing.T) {
 	// Tokens that must all be refused somewhere.
 	expiredAccess, _, _ := mustIssuer(t, e.clock.Now().Add(-time.Hour)).Sign(token.Claims{Subject: "1", Username: "alice", SessionID: "x", Type: token.Access}, time.Minute)
 	refreshAsAccess := refresh.Value
-	otherKey, err := token.NewIssuer("authd", [][]byte{[]byte(strings.Repeat("k", 32))}, e.clock.Now)
+	otherKey, err := token.NewKeyring(token.Options{Issuer: "authd", Secrets: [][]byte{[]byte(strings.Repeat("k", 32))}, Now: e.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,9 +139,9 @@ func TestPathWithoutTrailingSlashIsRedirected(t *testing.T) {
 	}
 }
 
-func mustIssuer(t testing.TB, at time.Time) *token.Issuer {
+func mustIssuer(t testing.TB, at time.Time) *token.Keyring {
 	t.Helper()
-	i, err := token.NewIssuer("authd", [][]byte{[]byte(testSecret)}, func() time.Time { return at })
+	i, err := token.NewKeyring(token.Options{Issuer: "authd", Secrets: [][]byte{[]byte(testSecret)}, Now: func() time.Time { return at }})
 	if err != nil {
 		t.Fatal(err)
 	}

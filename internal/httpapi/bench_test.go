@@ -51,7 +51,7 @@ func benchServerWith(b *testing.B, db store.Store, env map[string]string) (http.
 	for _, s := range config.Scopes {
 		cfg.Rates[s] = throttle.Rate{N: 1 << 30, Period: time.Second}
 	}
-	issuer, err := token.NewIssuer("authd", [][]byte{[]byte(testSecret)}, nil)
+	issuer, err := token.NewKeyring(token.Options{Issuer: "authd", Secrets: [][]byte{[]byte(testSecret)}})
 	if err != nil {
 		b.Fatal(err)
 	}

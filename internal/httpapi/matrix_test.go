@@ -111,7 +111,7 @@ func TestBadInputMatrix(t *testing.T) {
 
 	hdr, accessClaims := parts(t, access)
 	_, refreshClaims := parts(t, refresh)
-	key := []byte(testSecret)
+	key := token.DeriveKey([]byte(testSecret), token.Access)
 	var kid struct {
 		Kid string `json:"kid"`
 	}

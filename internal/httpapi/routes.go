@@ -60,6 +60,9 @@ func (s *Server) routes(mux patternMux) error {
 	route("GET", "/auth/sessions/", s.authenticated(s.handleSessions()))
 	route("DELETE", "/auth/sessions/{id}/", s.authenticated(throttle(config.ScopeLogout, user, s.handleEndSession())))
 	route("POST", "/auth/password/", s.authenticated(throttle(config.ScopePassword, user, s.handleChangePassword())))
+	// The gate of reverse proxies: not throttled, since a proxy asks it
+	// for every request it admits.
+	route("GET", "/auth/verify/", s.authenticated(s.handleVerify()))
 
 	getOnly("/oauth2/intra/url/", throttle(config.ScopeIntraURL, ip, s.handleIntraURL()))
 	getOnly("/oauth2/intra/callback/", s.clearStateCookie(throttle(config.ScopeIntraCallback, ip, s.handleIntraCallback())))
@@ -70,6 +73,8 @@ func (s *Server) routes(mux patternMux) error {
 		mux.Handle(path+"{$}", s.methodNotAllowed(strings.Join(allow[path], ", ")))
 	}
 
+	mux.Handle("GET "+jwksPath, s.handleJWKS())
+	mux.Handle(jwksPath, s.methodNotAllowed("GET, HEAD"))
 	mux.Handle("GET /healthz", s.handleHealth())
 	mux.Handle("/healthz", s.methodNotAllowed("GET, HEAD"))
 	mux.Handle("GET /readyz", s.handleReady())

@@ -42,6 +42,9 @@ type Deps struct {
 	// pattern that answered it (see withObserver), its status and its
 	// duration. Metrics count them.
 	ObserveRequest func(route string, status int, elapsed time.Duration)
+	// JWKS returns the JSON Web Key Set of the public keys that verify
+	// access tokens; nil serves the empty set (HS256 access tokens).
+	JWKS func() []byte
 }
 
 // Server serves the contract's endpoints.

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"authd/internal/accesskeys"
 	"authd/internal/account"
 	"authd/internal/clock"
 	"authd/internal/config"
@@ -43,7 +44,8 @@ type testEnv struct {
 	handler http.Handler
 	clock   *clock.Fake
 	store   store.Store
-	tokens  *token.Issuer
+	tokens  *token.Keyring
+	keys    *accesskeys.Manager // under EdDSA
 	cfg     config.Config
 	hasher  *password.Hasher
 }
@@ -81,14 +83,26 @@ func newTestEnvDeps(t testing.TB, edit func(*config.Config), editDeps func(*test
 	}
 	t.Cleanup(func() { db.Close() })
 	clk := clock.NewFake(time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC))
-	issuer, err := token.NewIssuer(cfg.Issuer, [][]byte{[]byte(testSecret)}, clk.Now)
+	issuer, err := token.NewKeyring(token.Options{Issuer: cfg.Issuer, Secrets: [][]byte{[]byte(testSecret)}, Audience: cfg.Audience,
+		EdDSA: cfg.AccessAlg == config.AlgEdDSA, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
+	}
+	var keys *accesskeys.Manager
+	if cfg.AccessAlg == config.AlgEdDSA {
+		if _, err := accesskeys.Ensure(context.Background(), db, clk.Now()); err != nil {
+			t.Fatal(err)
+		}
+		keys = accesskeys.NewManager(accesskeys.Options{Store: db, Keyring: issuer, AccessTTL: cfg.AccessTTL, Now: clk.Now})
+		if err := keys.Refresh(context.Background()); err != nil {
+			t.Fatal(err)
+		}
 	}
 	e := &testEnv{
 		clock:  clk,
 		store:  db,
 		tokens: issuer,
+		keys:   keys,
 		cfg:    cfg,
 		hasher: password.NewHasher(password.Options{Params: testParams, Concurrency: 2}),
 	}
@@ -109,6 +123,9 @@ func newTestEnvDeps(t testing.TB, edit func(*config.Config), editDeps func(*test
 			UserAgent: "authd-test",
 		})
 		deps.ProviderTimeout = 500 * time.Millisecond
+	}
+	if keys != nil {
+		deps.JWKS = keys.JWKS
 	}
 	if editDeps != nil {
 		editDeps(&deps)

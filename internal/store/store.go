@@ -23,6 +23,8 @@ var (
 	ErrUserLinked = errors.New("store: user linked to another intra account")
 	// ErrTokenUsed: a single-use token's id was used already.
 	ErrTokenUsed = errors.New("store: token already used")
+	// ErrKeyExists: a key with that number or id is stored already.
+	ErrKeyExists = errors.New("store: key exists")
 )
 
 // User is an account. PasswordHash is empty for a user who has no password
@@ -87,6 +89,20 @@ type Session struct {
 // Live reports whether the session can still be used at now.
 func (s Session) Live(now time.Time) bool {
 	return s.RevokedAt.IsZero() && now.Before(s.ExpiresAt)
+}
+
+// AccessKey is an asymmetric key pair that signs access tokens, numbered
+// in the order keys were added. It signs from ActivatesAt until the next
+// key's ActivatesAt; PrivateKey and PublicKey are in the form of Alg's
+// library (crypto/ed25519 for "EdDSA").
+type AccessKey struct {
+	Seq         int64
+	ID          string // the kid of its tokens
+	Alg         string
+	PrivateKey  []byte
+	PublicKey   []byte
+	CreatedAt   time.Time
+	ActivatesAt time.Time
 }
 
 // Store is the persistence authd needs. Implementations are safe for
@@ -162,6 +178,15 @@ type Store interface {
 	// or several sharing the database, all get the same key.
 	// A key it creates is dated now.
 	SigningKey(ctx context.Context, generate func() ([]byte, error), now time.Time) ([]byte, error)
+
+	// AccessKeys returns every access-token key pair, by Seq.
+	AccessKeys(ctx context.Context) ([]AccessKey, error)
+	// AddAccessKey stores a key pair. It returns ErrKeyExists when its Seq
+	// or its ID is taken: of processes adding key n at once, one succeeds.
+	AddAccessKey(ctx context.Context, k AccessKey) error
+	// DeleteAccessKey removes the key pair with the id; an unknown id is
+	// not an error.
+	DeleteAccessKey(ctx context.Context, id string) error
 
 	// Ping reports whether the backend answers.
 	Ping(ctx context.Context) error

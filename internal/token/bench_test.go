@@ -49,3 +49,40 @@ func BenchmarkVerifyParallel(b *testing.B) {
 		}
 	})
 }
+
+func BenchmarkSignEdDSA(b *testing.B) {
+	r := mustEdKeyring(b, nil, edKeyOf('a'))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := r.Sign(benchClaims, 15*time.Minute); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkVerifyEdDSA(b *testing.B) {
+	r := mustEdKeyring(b, nil, edKeyOf('a'))
+	tok, _ := mustSign(b, r.access, benchClaims, time.Hour)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(tok)))
+	for b.Loop() {
+		if _, err := r.Verify(tok, Access); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkVerifyEdDSAParallel(b *testing.B) {
+	r := mustEdKeyring(b, nil, edKeyOf('a'))
+	tok, _ := mustSign(b, r.access, benchClaims, time.Hour)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(tok)))
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := r.Verify(tok, Access); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

@@ -33,6 +33,9 @@ type header struct {
 type numbers struct {
 	iat, exp, nbf          int64
 	hasIat, hasExp, hasNbf bool
+	// aud is the raw JSON value of the aud claim, "" when absent: it is
+	// read only when the verifier has an audience.
+	aud string
 }
 
 // parseHeader reads a token header. Any parameter other than alg, typ and
@@ -107,6 +110,11 @@ func parseClaims(s string) (Claims, numbers, error) {
 		case "iss":
 			bit = 1 << 0
 			c.Issuer, err = d.stringValue(name)
+		case "aud":
+			bit = 1 << 14
+			start := d.i
+			err = d.skip(0)
+			f.aud = d.s[start:d.i]
 		case "sub":
 			bit = 1 << 1
 			c.Subject, err = d.stringValue(name)
@@ -542,6 +550,7 @@ func (d *scanner) number() error {
 func appendClaims(dst []byte, c *Claims) []byte {
 	dst = append(dst, '{')
 	dst = appendStringMember(dst, "iss", c.Issuer)
+	dst = appendAudience(dst, c.Audience)
 	dst = appendStringMember(dst, "sub", c.Subject)
 	dst = appendStringMember(dst, "username", c.Username)
 	dst = appendStringMember(dst, "sid", c.SessionID)
@@ -614,4 +623,72 @@ func appendString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// appendAudience appends the aud member: a string for one audience, an
+// array for several, nothing for none.
+func appendAudience(dst []byte, aud []string) []byte {
+	switch len(aud) {
+	case 0:
+		return dst
+	case 1:
+		return appendString(appendName(dst, "aud"), aud[0])
+	}
+	dst = append(appendName(dst, "aud"), '[')
+	for n, a := range aud {
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, a)
+	}
+	return append(dst, ']')
+}
+
+// audienceOf reads raw, the JSON value of an aud claim (a string or an
+// array of strings, "" when the claim is absent), and returns its
+// audiences when one of them is in want.
+func audienceOf(raw string, want []string) ([]string, error) {
+	if raw == "" {
+		return nil, fmt.Errorf("%w: no aud claim", errAudience)
+	}
+	d := scanner{s: raw}
+	var aud []string
+	if raw[0] == '"' {
+		a, err := d.str()
+		if err != nil {
+			return nil, err
+		}
+		aud = []string{a}
+	} else {
+		if raw[0] != '[' {
+			return nil, fmt.Errorf("%w: aud is neither a string nor an array", ErrMalformed)
+		}
+		d.i++
+		for n := 0; ; n++ {
+			d.ws()
+			if d.i < len(d.s) && d.s[d.i] == ']' {
+				break
+			}
+			if n > 0 {
+				if d.s[d.i] != ',' {
+					return nil, d.syntax("want , or ]")
+				}
+				d.i++
+				d.ws()
+			}
+			a, err := d.stringValue("aud")
+			if err != nil {
+				return nil, err
+			}
+			aud = append(aud, a)
+		}
+	}
+	for _, a := range aud {
+		for _, w := range want {
+			if a == w {
+				return aud, nil
+			}
+		}
+	}
+	return nil, errAudience
 }

@@ -48,6 +48,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -69,6 +70,7 @@ const (
 // in brackets; empty strings and a zero IntraID are left out of the token.
 type Claims struct {
 	Issuer    string    // [iss] set by Sign from the Issuer
+	Audience  []string  // [aud] set by Sign on access tokens when the Issuer has an audience; a string when one
 	Subject   string    // [sub] user id as a decimal string; required for access and refresh
 	Username  string    // [username] required for access
 	SessionID string    // [sid] required for access and refresh
@@ -96,15 +98,16 @@ var ErrInvalid = errors.New("token: invalid")
 var (
 	ErrTooLarge   = fmt.Errorf("%w: longer than %d bytes", ErrInvalid, MaxLen)
 	ErrMalformed  = fmt.Errorf("%w: malformed", ErrInvalid)
-	ErrAlgorithm  = fmt.Errorf("%w: algorithm not HS256", ErrInvalid)
+	ErrAlgorithm  = fmt.Errorf("%w: algorithm not the one configured", ErrInvalid)
 	ErrUnknownKey = fmt.Errorf("%w: unknown key id", ErrInvalid)
 	ErrSignature  = fmt.Errorf("%w: bad signature", ErrInvalid)
 	ErrExpired    = fmt.Errorf("%w: expired", ErrInvalid)
 	ErrWrongType  = fmt.Errorf("%w: wrong token type", ErrInvalid)
 	ErrNotYet     = fmt.Errorf("%w: not valid yet (nbf)", ErrInvalid)
 
-	errIssuer = fmt.Errorf("%w: wrong issuer", ErrInvalid)
-	errFuture = fmt.Errorf("%w: issued in the future", ErrInvalid)
+	errIssuer   = fmt.Errorf("%w: wrong issuer", ErrInvalid)
+	errAudience = fmt.Errorf("%w: no audience of this service", ErrInvalid)
+	errFuture   = fmt.Errorf("%w: issued in the future", ErrInvalid)
 )
 
 const (
@@ -135,6 +138,12 @@ type Issuer struct {
 	issuer string
 	keys   []*key // keys[0] signs
 	now    func() time.Time
+	// audience, when not empty, is the aud of the access tokens Sign
+	// writes; Verify then wants an access token's aud to hold one of them.
+	audience []string
+	// ed, when not nil, signs and verifies in the place of keys, with
+	// EdDSA (eddsa.go).
+	ed *edKeys
 }
 
 // key is one HMAC key with its id and a pool of MAC states.
@@ -158,6 +167,12 @@ type mac struct {
 // rotated. Every key must be at least MinKeyLen bytes. A nil now means
 // time.Now.
 func NewIssuer(issuer string, keys [][]byte, now func() time.Time) (*Issuer, error) {
+	return newIssuer(issuer, keys, now, nil)
+}
+
+// newIssuer is NewIssuer, the access tokens of the Issuer carrying
+// audience when it is not empty.
+func newIssuer(issuer string, keys [][]byte, now func() time.Time, audience []string) (*Issuer, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("token: no signing key")
 	}
@@ -167,7 +182,12 @@ func NewIssuer(issuer string, keys [][]byte, now func() time.Time) (*Issuer, err
 	if now == nil {
 		now = time.Now
 	}
-	i := &Issuer{issuer: issuer, now: now}
+	for _, a := range audience {
+		if a == "" || !utf8.ValidString(a) {
+			return nil, errors.New("token: an audience is empty or not valid UTF-8")
+		}
+	}
+	i := &Issuer{issuer: issuer, now: now, audience: slices.Clone(audience)}
 	for n, secret := range keys {
 		if len(secret) < MinKeyLen {
 			return nil, fmt.Errorf("token: key %d is %d bytes, need at least %d", n, len(secret), MinKeyLen)
@@ -216,6 +236,10 @@ func (i *Issuer) Sign(c Claims, ttl time.Duration) (string, Claims, error) {
 	default:
 		return "", Claims{}, fmt.Errorf("token: sign: unknown token type %q", c.Type)
 	}
+	c.Audience = nil
+	if c.Type == Access {
+		c.Audience = i.audience
+	}
 	if name := missing(&c, c.Type); name != "" {
 		return "", Claims{}, fmt.Errorf("token: sign: %s token without %s", c.Type, name)
 	}
@@ -227,6 +251,13 @@ func (i *Issuer) Sign(c Claims, ttl time.Duration) (string, Claims, error) {
 
 	var pb [MaxLen]byte
 	payload := appendClaims(pb[:0], &c)
+	if i.ed != nil {
+		tok, err := i.ed.sign(payload)
+		if err != nil {
+			return "", Claims{}, err
+		}
+		return tok, c, nil
+	}
 	k := i.keys[0]
 	n := len(k.header) + 1 + b64.EncodedLen(len(payload)) + 1 + sigLen
 	if n > MaxLen {
@@ -252,19 +283,16 @@ func (i *Issuer) Sign(c Claims, ttl time.Duration) (string, Claims, error) {
 // claims required for that type are present, and its times. Every error
 // wraps ErrInvalid, and most a more specific error as well.
 func (i *Issuer) Verify(tok string, want Type) (Claims, error) {
-	if len(tok) > MaxLen {
-		return Claims{}, ErrTooLarge
+	head, body, sig, signed, err := split(tok)
+	if err != nil {
+		return Claims{}, err
 	}
-	head, rest, ok := strings.Cut(tok, ".")
-	if !ok {
-		return Claims{}, fmt.Errorf("%w: not three segments", ErrMalformed)
+	if i.ed != nil {
+		if err := i.ed.verify(head, sig, signed); err != nil {
+			return Claims{}, err
+		}
+		return i.claims(body, want)
 	}
-	body, sig, ok := strings.Cut(rest, ".")
-	if !ok || strings.IndexByte(sig, '.') >= 0 {
-		return Claims{}, fmt.Errorf("%w: not three segments", ErrMalformed)
-	}
-	signed := tok[:len(head)+1+len(body)]
-
 	k, err := i.keyFor(head)
 	if err != nil {
 		return Claims{}, err
@@ -276,6 +304,7 @@ func (i *Issuer) Verify(tok string, want Type) (Claims, error) {
 	if _, ok := decode(sb[:], sig); !ok {
 		return Claims{}, fmt.Errorf("%w: signature is not base64url", ErrMalformed)
 	}
+	var ok bool
 	if k != nil {
 		ok = k.check(signed, sb[:])
 	} else {
@@ -290,7 +319,29 @@ func (i *Issuer) Verify(tok string, want Type) (Claims, error) {
 	if !ok {
 		return Claims{}, ErrSignature
 	}
+	return i.claims(body, want)
+}
 
+// split cuts tok into its header, claims and signature segments, and
+// returns with them the part the signature covers.
+func split(tok string) (head, body, sig, signed string, err error) {
+	if len(tok) > MaxLen {
+		return "", "", "", "", ErrTooLarge
+	}
+	head, rest, ok := strings.Cut(tok, ".")
+	if !ok {
+		return "", "", "", "", fmt.Errorf("%w: not three segments", ErrMalformed)
+	}
+	body, sig, ok = strings.Cut(rest, ".")
+	if !ok || strings.IndexByte(sig, '.') >= 0 {
+		return "", "", "", "", fmt.Errorf("%w: not three segments", ErrMalformed)
+	}
+	return head, body, sig, tok[:len(head)+1+len(body)], nil
+}
+
+// claims reads the claims segment body of a token whose signature has
+// been checked, and validates them.
+func (i *Issuer) claims(body string, want Type) (Claims, error) {
 	var pb [MaxLen / 4 * 3]byte
 	n, ok := decode(pb[:], body)
 	if !ok {
@@ -359,6 +410,13 @@ func (i *Issuer) validate(c *Claims, f *numbers, want Type) error {
 	}
 	if c.Type != want {
 		return fmt.Errorf("%w: %q, want %q", ErrWrongType, c.Type, want)
+	}
+	if want == Access && len(i.audience) > 0 {
+		aud, err := audienceOf(f.aud, i.audience)
+		if err != nil {
+			return err
+		}
+		c.Audience = aud
 	}
 	if !f.hasExp {
 		return fmt.Errorf("%w: no exp claim", ErrMalformed)

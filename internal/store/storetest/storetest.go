@@ -88,6 +88,8 @@ func Run(t *testing.T, b Backend) {
 		{"SigningKey", testSigningKey},
 		{"SigningKeyGenerateFails", testSigningKeyGenerateFails},
 		{"SigningKeyConcurrent", testSigningKeyConcurrent},
+		{"AccessKeys", testAccessKeys},
+		{"AccessKeysConcurrentAdd", testAccessKeysConcurrentAdd},
 		{"ConcurrentCreateSameUsername", testConcurrentCreateSameUsername},
 		{"ConcurrentCreateSameIntra", testConcurrentCreateSameIntra},
 		{"CancelledContext", testCancelledContext},
