@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -18,6 +19,14 @@ type chart struct {
 // markdown writes the chart as an image of the report.
 func (c chart) markdown() string { return fmt.Sprintf("![%s](%s)", c.Alt, c.File) }
 
+// throttleChartFile is the chart of a scope's attacks.
+func throttleChartFile(scope string) chart {
+	return chart{File: "throttle-" + scope + ".svg", Alt: scope + ": answered and refused requests against the window's ceiling"}
+}
+
+// throughputChartFile is the chart of scenario 5's sweeps.
+var throughputChartFile = chart{File: "perf-throughput.svg", Alt: "requests a second sustained by authd and by a bare handler"}
+
 // writeChart writes a picture to path.
 func writeChart(path string, render func(io.Writer) error) error {
 	f, err := os.Create(path)
@@ -32,9 +41,8 @@ func writeChart(path string, render func(io.Writer) error) error {
 }
 
 // throttleChart pictures the attacks on one throttle scope, a panel per
-// client: the requests the endpoint answered, counted as their answers
-// came back, under the most the sliding window allows, and the requests
-// refused with 429.
+// client: the requests the endpoint answered, counted up, under the most
+// the sliding window allows, and the requests refused with 429.
 //
 // The count is cumulative, not a count a second: at 6 a minute, bars a
 // second would be a row of ones and zeros over 75 seconds, and the window
@@ -44,9 +52,21 @@ func writeChart(path string, render func(io.Writer) error) error {
 // itself, "N in any window of one period", drawn against this attack: N
 // more than the answered requests sent at least one period earlier. It
 // starts as a horizontal line at N and rises one step a period after each
-// acceptance, so the refill shows as the answered count following it up.
-// The server decides on a request after it was sent and before it is
-// answered, so an attack the throttle holds never crosses the ceiling.
+// answered request was sent, so the refill shows as the answered count
+// following it up.
+//
+// The client does not see when the throttle decided on a request: some
+// time between sending it and its answer, which may be most of a period
+// later when the endpoint then hashes a password on a busy machine, and
+// the sending itself may wait on the client. An answered request is
+// counted at the earliest time the window can have had room for it: when
+// it was sent or, if later, one period after the N-th answered request
+// before it was sent; and no later than its answer came back. So, as
+// long as requests reach the throttle in the order they were sent, the
+// count meets the ceiling without crossing it while the throttle holds,
+// and crosses it where a request was answered before the window can have
+// had room for it. A light line runs from each one's sending to its
+// answer. checkWindow, not the chart, judges the attack.
 type throttleChart struct {
 	Title  string
 	N      int
@@ -58,9 +78,9 @@ type throttleChart struct {
 // its first request sent.
 type throttleSeries struct {
 	Client   string
-	Accepted []acceptance    // answered by the endpoint, in the order of their answers
-	Refused  []time.Duration // when each 429 came back
-	Failed   []time.Duration // when each request without an answer failed
+	Accepted []acceptance    // answered by the endpoint, in the order sent
+	Refused  []time.Duration // when each request refused with 429 was sent
+	Failed   []time.Duration // when each request without an answer was sent
 }
 
 // acceptance is a request the endpoint answered: when it was sent and
@@ -84,26 +104,48 @@ func seriesOf(client string, in []sample) throttleSeries {
 		case x.answered():
 			s.Accepted = append(s.Accepted, acceptance{Sent: x.sent.Sub(t0), Done: x.done.Sub(t0)})
 		case x.status == 0:
-			s.Failed = append(s.Failed, x.done.Sub(t0))
+			s.Failed = append(s.Failed, x.sent.Sub(t0))
 		default:
-			s.Refused = append(s.Refused, x.done.Sub(t0))
+			s.Refused = append(s.Refused, x.sent.Sub(t0))
 		}
 	}
-	slices.SortFunc(s.Accepted, func(a, b acceptance) int { return int(a.Done - b.Done) })
+	slices.SortFunc(s.Accepted, func(a, b acceptance) int { return int(a.Sent - b.Sent) })
 	slices.Sort(s.Refused)
 	slices.Sort(s.Failed)
 	return s
 }
 
+// counted is an answered request as the chart counts it.
+type counted struct {
+	acceptance
+	At time.Duration // when it is counted
+}
+
+// counted places the answered requests of s, in the order they are
+// counted: each at the earliest time the window can have had room for
+// it, and no later than its answer.
+func (c throttleChart) counted(s throttleSeries) []counted {
+	out := make([]counted, len(s.Accepted))
+	for k, a := range s.Accepted {
+		at := a.Sent
+		if k >= c.N {
+			at = max(at, s.Accepted[k-c.N].Sent+c.Period)
+		}
+		out[k] = counted{a, min(at, a.Done)}
+	}
+	slices.SortStableFunc(out, func(a, b counted) int { return cmp.Compare(a.At, b.At) })
+	return out
+}
+
 // answeredSteps is the count of answered requests as a step line, in
 // seconds, up to end.
-func (s throttleSeries) answeredSteps(end float64) []point {
+func answeredSteps(cs []counted, end float64) []point {
 	pts := []point{{0, 0}}
-	for k, a := range s.Accepted {
-		t := a.Done.Seconds()
+	for k, a := range cs {
+		t := a.At.Seconds()
 		pts = append(pts, point{t, float64(k)}, point{t, float64(k + 1)})
 	}
-	return append(pts, point{end, float64(len(s.Accepted))})
+	return append(pts, point{end, float64(len(cs))})
 }
 
 // ceilingSteps is the most the window allows as a step line, in seconds,
@@ -175,9 +217,10 @@ func (c throttleChart) writeSVG(w io.Writer) error {
 	d := newSVG(chartWidth, chartHeader+float64(len(fs))*panelHeight+throttleBottom)
 	d.text(throttleLeft, 22, "start", `font-size="16" font-weight="bold"`, c.Title)
 	d.legend(throttleLeft, 46, []legendItem{
-		{lineMark(colorAnswered, ""), "answered, counted when the answer came back"},
-		{lineMark(colorCeiling, "6 4"), "ceiling: the most the window allows"},
-		{tickMark(colorRefused), "refused with 429"},
+		{lineMark(colorAnswered, ""), "answered"},
+		{lineMark(colorWait, ""), "from sending to answer"},
+		{lineMark(colorCeiling, "6 4"), "ceiling: most the window allows"},
+		{tickMark(colorRefused), "refused (429)"},
 	})
 	for i, s := range c.Series {
 		c.panel(d, fs[i], s)
@@ -214,9 +257,14 @@ func (c throttleChart) panel(d *svgDoc, f frame, s throttleSeries) {
 	d.polyline(mapPoints(f, s.ceilingSteps(c.N, c.Period, f.xMax)),
 		fmt.Sprintf(`class="ceiling" stroke="%s" stroke-width="2" stroke-dasharray="6 4"`, colorCeiling))
 	d.text(f.x(0)+4, f.y(float64(c.N))-5, "start", fmt.Sprintf(`fill="%s"`, colorCeiling), fmt.Sprintf("%d in any window of one period", c.N))
-	d.polyline(mapPoints(f, s.answeredSteps(f.xMax)), fmt.Sprintf(`class="answered" stroke="%s" stroke-width="2"`, colorAnswered))
-	for k, a := range s.Accepted {
-		d.el(`<circle class="answered-point" cx="%s" cy="%s" r="2.5" fill="%s"/>`, num(f.x(a.Done.Seconds())), num(f.y(float64(k+1))), colorAnswered)
+	cs := c.counted(s)
+	for k, a := range cs {
+		y := f.y(float64(k + 1))
+		d.line(f.x(a.Sent.Seconds()), y, f.x(a.Done.Seconds()), y, fmt.Sprintf(`class="answer-wait" stroke="%s" stroke-width="3"`, colorWait))
+	}
+	d.polyline(mapPoints(f, answeredSteps(cs, f.xMax)), fmt.Sprintf(`class="answered" stroke="%s" stroke-width="2"`, colorAnswered))
+	for k, a := range cs {
+		d.el(`<circle class="answered-point" cx="%s" cy="%s" r="2.5" fill="%s"/>`, num(f.x(a.At.Seconds())), num(f.y(float64(k+1))), colorAnswered)
 	}
 
 	d.text(f.left-6, rugTop+panelRug-2, "end", fmt.Sprintf(`fill="%s"`, colorRefused), "429")

@@ -105,29 +105,42 @@ func mustPoints(t *testing.T, n svgNode) []point {
 
 func near(a, b float64) bool { return math.Abs(a-b) < 0.011 }
 
-// slidingAttack simulates one client attacking a sliding-log throttle of
-// n a period: a request every gap for du, each decided 5ms after it is
-// sent and answered 5ms later; failAt, if not zero, is the send time of
-// a request that gets no answer.
-func slidingAttack(n int, period, gap, du, failAt time.Duration) []sample {
+// simAttack is one client attacking a sliding-log throttle that lets
+// allow requests through in any window of period: a request every gap
+// for du, each decided late after it is sent (lateEvery-th ones 40ms
+// late, the others 5ms) and answered 5ms after that, or work after it
+// when answered by the endpoint.
+type simAttack struct {
+	allow           int
+	period, gap, du time.Duration
+	work            time.Duration
+	lateEvery       int
+	failAt          time.Duration // the sending of a request without an answer; 0: none
+}
+
+func (a simAttack) samples() []sample {
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	var accepted []time.Time
 	var out []sample
-	for at := time.Duration(0); at <= du; at += gap {
+	for i, at := 0, time.Duration(0); at <= a.du; i, at = i+1, at+a.gap {
 		sent := t0.Add(at)
 		decided := sent.Add(5 * time.Millisecond)
+		if a.lateEvery > 0 && i%a.lateEvery == a.lateEvery-1 {
+			decided = sent.Add(40 * time.Millisecond)
+		}
 		s := sample{sent: sent, done: decided.Add(5 * time.Millisecond)}
 		inWindow := 0
-		for _, a := range accepted {
-			if decided.Sub(a) < period {
+		for _, x := range accepted {
+			if decided.Sub(x) < a.period {
 				inWindow++
 			}
 		}
 		switch {
-		case failAt != 0 && at == failAt:
+		case a.failAt != 0 && at == a.failAt:
 			s.err = "connection reset"
-		case inWindow < n:
+		case inWindow < a.allow:
 			s.status = 200
+			s.done = decided.Add(max(a.work, 5*time.Millisecond))
 			accepted = append(accepted, decided)
 		default:
 			s.status = 429
@@ -142,8 +155,10 @@ func TestThrottleChart(t *testing.T) {
 	t.Parallel()
 	const n = 3
 	period := time.Second
-	a := seriesOf("A", slidingAttack(n, period, 100*time.Millisecond, 1500*time.Millisecond, 0))
-	b := seriesOf("B", slidingAttack(n, period, 100*time.Millisecond, 1500*time.Millisecond, 400*time.Millisecond))
+	attack := simAttack{allow: n, period: period, gap: 100 * time.Millisecond, du: 1500 * time.Millisecond}
+	a := seriesOf("A", attack.samples())
+	attack.failAt = 400 * time.Millisecond
+	b := seriesOf("B", attack.samples())
 	// The simulation: 16 requests, 3 answered at once and 3 more once
 	// the window slides; B loses one to a failure.
 	if len(a.Accepted) != 6 || len(a.Refused) != 10 || len(a.Failed) != 0 {
@@ -194,10 +209,8 @@ func TestThrottleChart(t *testing.T) {
 		if end := ans[len(ans)-1]; !near(end.y, f.y(float64(len(s.Accepted)))) {
 			t.Errorf("client %s: answered line ends at y=%.2f, want %.2f (%d answered)", s.Client, end.y, f.y(float64(len(s.Accepted))), len(s.Accepted))
 		}
-		for _, p := range ans {
-			if p.y < ceilingAt(ceil, p.x)-0.01 {
-				t.Errorf("client %s: answered count at %v is above the ceiling %.2f", s.Client, p, ceilingAt(ceil, p.x))
-			}
+		if p, ok := aboveCeiling(ans, ceil); ok {
+			t.Errorf("client %s: answered count at %v is above the ceiling", s.Client, p)
 		}
 
 		count := func(name, class string) int {
@@ -216,6 +229,9 @@ func TestThrottleChart(t *testing.T) {
 		if got := count("circle", "answered-point"); got != len(s.Accepted) {
 			t.Errorf("client %s: %d answered points, want %d", s.Client, got, len(s.Accepted))
 		}
+		if got := count("line", "answer-wait"); got != len(s.Accepted) {
+			t.Errorf("client %s: %d waits for an answer, want %d", s.Client, got, len(s.Accepted))
+		}
 		if got := count("line", "refused"); got != len(s.Refused) {
 			t.Errorf("client %s: %d refused marks, want %d", s.Client, got, len(s.Refused))
 		}
@@ -225,17 +241,70 @@ func TestThrottleChart(t *testing.T) {
 	}
 }
 
-// ceilingAt reads a step line, in pixels, at x: the lowest y (highest
-// value) among the points at or before x.
-func ceilingAt(pts []point, x float64) float64 {
-	y := pts[0].y
-	for _, p := range pts {
-		if p.x > x+0.01 {
-			break
+// aboveCeiling returns the first point of the answered line, in pixels,
+// above the ceiling's, and whether there is one.
+func aboveCeiling(answered, ceiling []point) (point, bool) {
+	for _, p := range answered {
+		// The ceiling at p.x: its last point at or before p.x, the upper
+		// one where it steps (the lower y).
+		y := ceiling[0].y
+		for _, c := range ceiling {
+			if c.x > p.x+0.01 {
+				break
+			}
+			y = c.y
 		}
-		y = p.y
+		if p.y < y-0.01 {
+			return p, true
+		}
 	}
-	return y
+	return point{}, false
+}
+
+// The answered count meets the ceiling where the throttle holds, however
+// late it decides and the endpoint answers, and crosses it where the
+// throttle lets one request too many through.
+func TestThrottleChartCeiling(t *testing.T) {
+	t.Parallel()
+	const n = 6
+	period := time.Second
+	tests := []struct {
+		name   string
+		attack simAttack
+		above  bool
+	}{
+		{"prompt", simAttack{allow: n, period: period, gap: 66 * time.Millisecond, du: 1500 * time.Millisecond}, false},
+		{"late decisions, slow answers", simAttack{allow: n, period: period, gap: 66 * time.Millisecond, du: 3 * time.Second,
+			work: 700 * time.Millisecond, lateEvery: 3}, false},
+		{"one too many", simAttack{allow: n + 1, period: period, gap: 66 * time.Millisecond, du: 1500 * time.Millisecond}, true},
+		{"one too many, slow answers", simAttack{allow: n + 1, period: period, gap: 66 * time.Millisecond, du: 1500 * time.Millisecond,
+			work: 300 * time.Millisecond}, true},
+		// The 7th answer comes back after the first request's slot may
+		// have opened: from the client, that is no proof of a fault, and
+		// checkWindow does not fail it either.
+		{"one too many, answered after the window may have slid", simAttack{allow: n + 1, period: period, gap: 66 * time.Millisecond, du: 1500 * time.Millisecond,
+			work: 700 * time.Millisecond}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := throttleChart{Title: tt.name, N: n, Period: period, Series: []throttleSeries{seriesOf("A", tt.attack.samples())}}
+			root := mustRenderSVG(t, c.writeSVG)
+			ceil := mustPoints(t, root.all("polyline", "ceiling")[0])
+			ans := mustPoints(t, root.all("polyline", "answered")[0])
+			p, above := aboveCeiling(ans, ceil)
+			if above != tt.above {
+				t.Errorf("answered count above the ceiling: %v (at %v), want %v", above, p, tt.above)
+			}
+			// Every answered request is counted within its sending and
+			// its answer.
+			for _, a := range c.counted(c.Series[0]) {
+				if a.At < a.Sent || a.At > a.Done {
+					t.Errorf("counted at %s, outside its sending %s and answer %s", a.At, a.Sent, a.Done)
+				}
+			}
+		})
+	}
 }
 
 func TestThroughputChart(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 // Colours, one meaning each across the charts.
 const (
 	colorAnswered = "#1a7f37" // answered by the endpoint, sustained
+	colorWait     = "#b7e4c4" // waiting for an answer
 	colorCeiling  = "#bc4c00" // what the rate allows
 	colorRefused  = "#cf222e" // refused with 429
 	colorFailed   = "#24292f" // no answer at all
@@ -90,7 +91,7 @@ func (d *svgDoc) legend(x, y float64, items []legendItem) {
 		d.text(x+26, y+4, "start", "", it.label)
 		// A generous average width of a character at 12px, so that
 		// labels do not run into the next mark.
-		x += 26 + 6.8*float64(len([]rune(it.label))) + 22
+		x += 26 + 6.8*float64(len([]rune(it.label))) + 14
 	}
 }
 
