@@ -169,6 +169,13 @@ func (h *harness) performance(ctx context.Context) (_ *perfReport, err error) {
 		h.progress("scenario 5 throughput %s: %d/s with p99 under %s and no errors (peak %.0f/s)", sw.name, res.Best, latencyBudget, res.Peak)
 	}
 
+	if c, ok := pr.throughputChart(); ok {
+		if err := writeChart(filepath.Join(h.out, throughputChartFile.File), c.writeSVG); err != nil {
+			return nil, err
+		}
+		pr.Chart = &throughputChartFile
+	}
+
 	// Raw hashing, then logins at saturation, back to back so that both
 	// see the same machine.
 	done = h.phase("scenario 5: raw argon2id hashing and logins at saturation")
@@ -439,6 +446,7 @@ type perfReport struct {
 	RSSLimit    int64
 	RSSStatuses map[int]int
 	Sweeps      []sweepResult
+	Chart       *chart // of the sweeps, when written
 }
 
 func (p *perfReport) sweep(prefix string) (sweepResult, bool) {
