@@ -109,7 +109,7 @@ func seriesOf(client string, in []sample) throttleSeries {
 			s.Refused = append(s.Refused, x.sent.Sub(t0))
 		}
 	}
-	slices.SortFunc(s.Accepted, func(a, b acceptance) int { return int(a.Sent - b.Sent) })
+	slices.SortFunc(s.Accepted, func(a, b acceptance) int { return cmp.Compare(a.Sent, b.Sent) })
 	slices.Sort(s.Refused)
 	slices.Sort(s.Failed)
 	return s
@@ -173,7 +173,7 @@ const (
 	chartWidth     = 820.0
 	chartHeader    = 64.0  // title and legend
 	throttleLeft   = 56.0  // y axis labels
-	throttleRight  = 24.0  //
+	throttleRight  = 24.0  // margin
 	panelCaption   = 28.0  // the client's line above its plot
 	panelPlot      = 190.0 // the plot itself
 	panelRug       = 12.0  // the 429s, below the plot
