@@ -8,8 +8,11 @@
 //	go run ./loadtest         # the contract's default rates, about four minutes
 //	go run ./loadtest -quick  # the same counts per second instead, for CI
 //
-// It writes report.md and vegeta's HTML latency plots under
-// loadtest/out/<mode>/, prints a line per scenario as it goes, and exits
+// It writes report.md under loadtest/out/<mode>/ with, beside it, an SVG
+// chart per throttle scope that the report shows (the answered requests
+// against the most the sliding window allows, and the 429s), in full mode
+// one of the throughput sweeps against the bare handler, and vegeta's HTML
+// latency plots. It prints a line per scenario as it goes, and exits
 // non-zero when a throttle or cookie assertion fails. Throughput targets
 // are reported, never failed on: a shared machine is too noisy for that.
 //

@@ -138,6 +138,7 @@ func (r *report) render(w io.Writer) {
 type scopeSection struct {
 	Scopes []throttleRow // client A's
 	Keying []keyingRow   // clients A and B
+	Charts []chart       // a scope's attacks each, beside the report
 }
 
 func (s *scopeSection) failed() bool {
@@ -191,6 +192,14 @@ func (s *scopeSection) render(w io.Writer) {
 	}
 	p("")
 	problems(w, "Scenario 2", bRows)
+	if len(s.Charts) > 0 {
+		p("Each scope's attacks as they went: the requests answered, counted up, against the most the sliding window allows (N, plus one a period after each answered request was sent), and the 429s beneath. An answered request is counted when it was sent or, if later, when the window can first have had room for it, and no later than its answer; a light line runs from its sending to its answer.")
+		p("")
+		for _, c := range s.Charts {
+			p("%s", c.markdown())
+			p("")
+		}
+	}
 }
 
 // problems lists what failed in a scenario's attacks.
@@ -362,6 +371,10 @@ func (pr *perfReport) render(w io.Writer) {
 		p("| %s | %s | %s |", t.What, t.Got, met)
 	}
 	p("")
+	if pr.Chart != nil {
+		p("%s", pr.Chart.markdown())
+		p("")
+	}
 	for _, s := range pr.Sweeps {
 		p("<details><summary>%s: every step</summary>", s.Target)
 		p("")

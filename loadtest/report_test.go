@@ -37,6 +37,7 @@ func sampleReport() *report {
 					{Scope: config.ScopeLogout, Client: "A", Rate: "6/minute", N: 6, Attack: "1/s for 1m15s", Check: bad},
 				},
 				Keying: []keyingRow{{Scope: config.ScopeLogin, Rate: "6/minute", N: 6, A: ok, B: ok}, {Scope: config.ScopeLogout, Rate: "6/minute", N: 6, A: bad, B: ok}},
+				Charts: []chart{throttleChartFile(config.ScopeLogin), throttleChartFile(config.ScopeLogout)},
 			},
 			&burstSection{Rounds: []burstRow{
 				{Round: 1, Requests: 500, Passed: 6, Want: 6, SendSpread: 3 * time.Millisecond, AnswerSpread: 150 * time.Millisecond, Statuses: map[int]int{200: 6, 429: 494}},
@@ -45,7 +46,7 @@ func sampleReport() *report {
 			&perfReport{
 				HashRate: 61.5, HashWorkers: 2, Pool: 2,
 				Saturation: saturation{InFlight: 4, Throughput: 58.2, P50: 68 * time.Millisecond, P99: 90 * time.Millisecond, Codes: map[string]int{"200": 233}}, RSSBase: 30 << 20, RSSPeak: 70 << 20, RSSLimit: 2*argon2Memory + rssHeadroom,
-				RSSStatuses: map[int]int{200: 200},
+				RSSStatuses: map[int]int{200: 200}, Chart: &throughputChartFile,
 				Sweeps: []sweepResult{
 					{Target: "bare net/http handler", Best: 8000, BestP99: 3 * time.Millisecond, Peak: 9000, Steps: []stepRow{
 						{Rate: 8000, Attempt: 1, Sent: 8000, Throughput: 8000, P50: time.Millisecond, P99: 3 * time.Millisecond, Max: 9 * time.Millisecond, Codes: map[string]int{"200": 16000}, OK: true},

@@ -279,6 +279,7 @@ type scopeAttack struct {
 	ammo     ammo
 	results  []vegeta.Result
 	check    windowCheck
+	series   throttleSeries // as its chart draws it
 }
 
 // attackScopes runs scenarios 1 and 2: every client attacks every scope,
@@ -316,6 +317,7 @@ func (h *harness) attackScopes(ctx context.Context, base string, clients []*clie
 			}
 		}
 		a.check = checkWindow(samples, a.plan.spec)
+		a.series = seriesOf(a.client.label, samples)
 		rows[a.client.label] = append(rows[a.client.label], throttleRow{
 			Scope: a.endpoint.scope, Client: a.client.label, Rate: h.mode.rate(a.endpoint), N: a.endpoint.rate.N,
 			Attack: fmt.Sprintf("%s for %s", perSecond(a.plan.rate), a.plan.du), Check: a.check,
@@ -327,14 +329,21 @@ func (h *harness) attackScopes(ctx context.Context, base string, clients []*clie
 	}
 	for _, ep := range endpoints {
 		var rs [][]vegeta.Result
+		ch := throttleChart{Title: fmt.Sprintf("throttle %s at %s: clients A and B", ep.scope, h.mode.rate(ep)), N: ep.rate.N, Period: h.mode.period}
 		for _, a := range attacks {
 			if a.endpoint.scope == ep.scope {
 				rs = append(rs, a.results)
+				ch.Series = append(ch.Series, a.series)
 			}
 		}
 		if err := writeThrottlePlot(filepath.Join(h.out, "throttle-"+ep.scope+".html"), "throttle "+ep.scope+" at "+h.mode.rate(ep), rs...); err != nil {
 			return nil, err
 		}
+		c := throttleChartFile(ep.scope)
+		if err := writeChart(filepath.Join(h.out, c.File), ch.writeSVG); err != nil {
+			return nil, err
+		}
+		sec.Charts = append(sec.Charts, c)
 	}
 
 	ok1, ok2 := true, true
