@@ -68,6 +68,7 @@ type Options struct {
 // type, serves in tests).
 type Tokens interface {
 	Sign(c token.Claims, ttl time.Duration) (string, token.Claims, error)
+	SignAt(c token.Claims, at time.Time, ttl time.Duration) (string, token.Claims, error)
 	Verify(tok string, want token.Type) (token.Claims, error)
 }
 

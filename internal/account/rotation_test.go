@@ -179,3 +179,20 @@ func TestRefreshTouchesOncePerSecond(t *testing.T) {
 		t.Errorf("after a refresh in the next second LastUsedAt = %v, want %v", got, e.clock.Now())
 	}
 }
+
+// TestReusedTokenGetsTheSameNewest: the token just replaced, used again a
+// second later within the reuse interval, answers with the newest refresh
+// token itself, byte for byte, as the refresh that rotated gave it: two
+// replicas answering the two tabs of one user hand out one token.
+func TestReusedTokenGetsTheSameNewest(t *testing.T) {
+	t.Parallel()
+	e := newRotationEnv(t)
+	e.mustRegister(t, "alice", "alice-password")
+	g := e.mustLogin(t, "alice", "alice-password")
+	e.clock.Advance(400 * time.Millisecond)
+	newest := e.mustRefresh(t, g.RefreshToken).RefreshToken
+	e.clock.Advance(1500 * time.Millisecond)
+	if again := e.mustRefresh(t, g.RefreshToken).RefreshToken; again != newest {
+		t.Errorf("the replaced token a second later got %.20q..., want the newest %.20q...", again, newest)
+	}
+}

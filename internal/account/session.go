@@ -173,15 +173,18 @@ func (s *Service) grant(u store.User, sess store.Session) (Grant, error) {
 
 // withRefresh adds to g a refresh token of sess with the id jti, valid
 // until the session expires.
-func (s *Service) withRefresh(g Grant, sess store.Session, jti string, now time.Time) (Grant, error) {
-	ttl := sess.ExpiresAt.Sub(now)
-	refresh, _, err := s.tokens.Sign(token.Claims{
+func (s *Service) withRefresh(g Grant, sess store.Session, jti string, madeAt time.Time) (Grant, error) {
+	ttl := sess.ExpiresAt.Sub(madeAt)
+	// Dated when the token was made, not now: the refreshes that answer
+	// with the newest token sign the same claims, and so give the same
+	// token, whichever replica answers and whenever.
+	refresh, _, err := s.tokens.SignAt(token.Claims{
 		Subject:   strconv.FormatInt(sess.UserID, 10),
 		SessionID: sess.ID,
 		ID:        jti,
 		AuthTime:  authTime(sess),
 		Type:      token.Refresh,
-	}, ttl)
+	}, madeAt, ttl)
 	if err != nil {
 		return Grant{}, fmt.Errorf("sign refresh token: %w", err)
 	}
@@ -262,7 +265,7 @@ func (s *Service) rotate(ctx context.Context, c token.Claims, sess store.Session
 		if err != nil {
 			return Grant{}, err
 		}
-		return s.withRefresh(g, sess, sess.RefreshID, now)
+		return s.withRefresh(g, sess, sess.RefreshID, sess.RotatedAt)
 	}
 	if err := s.store.RevokeSession(ctx, sess.ID, now); err != nil {
 		return Grant{}, storeError("refresh: revoke reused session", err)

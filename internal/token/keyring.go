@@ -114,6 +114,15 @@ func (r *Keyring) Sign(c Claims, ttl time.Duration) (string, Claims, error) {
 	return i.Sign(c, ttl)
 }
 
+// SignAt is Sign with iat at, as Issuer.SignAt.
+func (r *Keyring) SignAt(c Claims, at time.Time, ttl time.Duration) (string, Claims, error) {
+	i := r.byType[c.Type]
+	if i == nil {
+		return "", Claims{}, fmt.Errorf("token: sign: unknown token type %q", c.Type)
+	}
+	return i.SignAt(c, at, ttl)
+}
+
 // Verify checks tok, a token of type want, with the keys of that type, as
 // Issuer.Verify does.
 func (r *Keyring) Verify(tok string, want Type) (Claims, error) {

@@ -214,10 +214,17 @@ func keyID(secret []byte) string {
 // bytes in base64url. It refuses claims that Verify would refuse: an unknown
 // type, a required claim missing, a string that is not valid UTF-8.
 func (i *Issuer) Sign(c Claims, ttl time.Duration) (string, Claims, error) {
+	return i.SignAt(c, i.now(), ttl)
+}
+
+// SignAt is Sign with iat at instead of now: signing the same claims at
+// the same instant again gives the same token, which lets a token made
+// earlier be handed out again without keeping it.
+func (i *Issuer) SignAt(c Claims, at time.Time, ttl time.Duration) (string, Claims, error) {
 	if ttl <= 0 {
 		return "", Claims{}, fmt.Errorf("token: sign: lifetime %v is not positive", ttl)
 	}
-	now := i.now()
+	now := at
 	c.Issuer = i.issuer
 	c.IssuedAt = time.Unix(now.Unix(), 0).UTC()
 	c.ExpiresAt = time.Unix(now.Add(ttl).Unix(), 0).UTC()
