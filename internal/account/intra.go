@@ -68,7 +68,7 @@ func (s *Service) IntraLogin(ctx context.Context, apiToken string) (Grant, error
 	if err := s.useAPIToken(ctx, c); err != nil {
 		return Grant{}, err
 	}
-	return s.startSession(ctx, u, MethodIntra)
+	return s.begin(ctx, u, MethodIntra, c.IntraID)
 }
 
 // provision creates a user without a password for an Intra identity,

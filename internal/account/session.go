@@ -21,6 +21,11 @@ type Grant struct {
 	AccessTTL    time.Duration
 	RefreshToken string // empty on a refresh
 	RefreshTTL   time.Duration
+	// MFAToken, when set, is all a login of a user with two-factor
+	// authentication gets: no session starts until LoginMFA, and every
+	// field but User is empty.
+	MFAToken string
+	MFATTL   time.Duration
 }
 
 // Principal is the authenticated caller of a Bearer request.
@@ -83,7 +88,7 @@ func (s *Service) Login(ctx context.Context, username, pw string) (Grant, error)
 	if rehash {
 		s.rehash(ctx, u.ID, pw)
 	}
-	return s.startSession(ctx, u, MethodPassword)
+	return s.begin(ctx, u, MethodPassword, 0)
 }
 
 // rehash replaces an imported or outdated hash with a current argon2id
