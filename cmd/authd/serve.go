@@ -18,6 +18,7 @@ import (
 
 	"authd/internal/account"
 	"authd/internal/config"
+	"authd/internal/datakey"
 	"authd/internal/httpapi"
 	"authd/internal/intra"
 	"authd/internal/password"
@@ -52,6 +53,7 @@ Usage:
   authd user add [--email E] [--password-stdin] [settings] USERNAME
   authd user passwd [--password-stdin] [settings] USERNAME
   authd user disable|enable|unlink [settings] USERNAME
+  authd user 2fa-reset [settings] USERNAME   remove a lost second factor; ends the user's sessions
   authd user list [settings]
   authd version
 
@@ -183,6 +185,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			return map[string]string{"throttle": "redis"}
 		}
 	}
+	secrets, err := datakey.New(cfg.DataKey)
+	if err != nil {
+		return fmt.Errorf("AUTHD_DATA_KEY: %w", err)
+	}
 	accounts := account.New(account.Options{
 		Store:              st,
 		Tokens:             issuer,
@@ -196,6 +202,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		IdleTTL:            cfg.SessionIdleTTL,
 		RefreshRotation:    cfg.RefreshRotation,
 		ReuseInterval:      cfg.RefreshReuseInterval,
+		Secrets:            secrets,
+		TOTPIssuer:         cfg.TOTPIssuer,
 		Logger:             log,
 	})
 	deps := httpapi.Deps{

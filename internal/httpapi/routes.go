@@ -61,6 +61,12 @@ func (s *Server) routes(mux *http.ServeMux) error {
 	route("DELETE", "/auth/sessions/{id}/", s.authenticated(throttle(config.ScopeLogout, user, s.handleEndSession())))
 	route("POST", "/auth/password/", s.authenticated(throttle(config.ScopePassword, user, s.handleChangePassword())))
 
+	route("POST", "/auth/login/mfa/", throttle(config.ScopeLoginMFA, ip, s.handleLoginMFA()))
+	route("POST", "/auth/2fa/totp/setup/", s.authenticated(throttle(config.ScopeTOTP, user, s.handleTOTPSetup())))
+	route("POST", "/auth/2fa/totp/confirm/", s.authenticated(throttle(config.ScopeTOTP, user, s.handleTOTPConfirm())))
+	route("POST", "/auth/2fa/totp/disable/", s.authenticated(throttle(config.ScopeTOTP, user, s.handleTOTPDisable())))
+	route("POST", "/auth/2fa/recovery-codes/", s.authenticated(throttle(config.ScopeTOTP, user, s.handleRecoveryCodes())))
+
 	getOnly("/oauth2/intra/url/", throttle(config.ScopeIntraURL, ip, s.handleIntraURL()))
 	getOnly("/oauth2/intra/callback/", s.clearStateCookie(throttle(config.ScopeIntraCallback, ip, s.handleIntraCallback())))
 	route("POST", "/oauth2/intra/login/", s.sameOrigin(throttle(config.ScopeIntraLogin, ip, s.handleIntraLogin())))
