@@ -22,7 +22,7 @@ func contractRows(a *authd) map[string]struct {
 	reach   func(t *testing.T, b *authdtest.Client) map[string]string
 	failure failureOf
 } {
-	return map[string]struct {
+	rows := map[string]struct {
 		reach   func(t *testing.T, b *authdtest.Client) map[string]string
 		failure failureOf
 	}{
@@ -76,6 +76,8 @@ func contractRows(a *authd) map[string]struct {
 			failureOf{"unlinking twice", sameAgain},
 		},
 	}
+	maps.Copy(rows, twoFactorRows(a))
+	return rows
 }
 
 // TestContractTable checks the rows the contract adds as TestSeedTable

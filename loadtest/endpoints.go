@@ -93,6 +93,35 @@ var endpoints = withDefaultRates([]endpoint{
 		},
 	},
 	{
+		scope: config.ScopeTOTP, method: http.MethodPost, path: "/auth/2fa/totp/confirm/", byUser: true,
+		also: []string{"POST /auth/2fa/recovery-codes/"},
+		// The user has no second factor: each request is refused after the
+		// throttle (409 totp_not_enabled), changing nothing and counting
+		// toward no lockout. Every other request goes to the recovery
+		// codes, which count in the same scope.
+		prepare: func(ctx context.Context, p *prep, c *client, _ int) (ammo, error) {
+			ss, err := p.sessions(ctx, c.user, 1)
+			return ammo{sessions: ss}, err
+		},
+		aim: func(t *vegeta.Target, _ *client, a ammo, i int) {
+			t.Header.Set("Authorization", "Bearer "+a.sessions[0].access)
+			t.Header.Set("Content-Type", "application/json")
+			t.Body = []byte(`{"code":"123456"}`)
+			if i%2 == 1 {
+				t.URL = strings.TrimSuffix(t.URL, "/auth/2fa/totp/confirm/") + "/auth/2fa/recovery-codes/"
+			}
+		},
+	},
+	{
+		scope: config.ScopeLoginMFA, method: http.MethodPost, path: "/auth/login/mfa/",
+		// An mfa_token that is none: refused after the throttle (400
+		// invalid_mfa_token), before any code is looked at.
+		aim: func(t *vegeta.Target, _ *client, _ ammo, _ int) {
+			t.Header.Set("Content-Type", "application/json")
+			t.Body = []byte(`{"mfa_token":"not-a-token","code":"123456"}`)
+		},
+	},
+	{
 		scope: config.ScopeRefresh, method: http.MethodPost, path: "/auth/refresh/",
 		prepare: func(ctx context.Context, p *prep, c *client, _ int) (ammo, error) {
 			ss, err := p.sessions(ctx, c.user, 1)

@@ -19,6 +19,7 @@ import (
 	"authd/internal/accesskeys"
 	"authd/internal/account"
 	"authd/internal/config"
+	"authd/internal/datakey"
 	"authd/internal/httpapi"
 	"authd/internal/intra"
 	"authd/internal/metrics"
@@ -57,6 +58,7 @@ Usage:
   authd user add [--email E] [--password-stdin] [settings] USERNAME
   authd user passwd [--password-stdin] [settings] USERNAME
   authd user disable|enable|unlink [settings] USERNAME
+  authd user 2fa-reset [settings] USERNAME   remove a lost second factor; ends the user's sessions
   authd user list [settings]
   authd keys rotate [settings]             add an Ed25519 key of access tokens (published now,
                                            signing after AUTHD_KEY_PUBLISH_DELAY)
@@ -230,6 +232,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			return map[string]string{"throttle": "redis"}
 		}
 	}
+	secrets, err := datakey.New(cfg.DataKey)
+	if err != nil {
+		return fmt.Errorf("AUTHD_DATA_KEY: %w", err)
+	}
 	hashOpts := password.Options{Concurrency: cfg.HashConcurrency}
 	var onEvent func(account.Event)
 	if m != nil {
@@ -252,6 +258,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		IdleTTL:            cfg.SessionIdleTTL,
 		RefreshRotation:    cfg.RefreshRotation,
 		ReuseInterval:      cfg.RefreshReuseInterval,
+		Secrets:            secrets,
+		TOTPIssuer:         cfg.TOTPIssuer,
 		Logger:             log,
 	})
 	deps := httpapi.Deps{

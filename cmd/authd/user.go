@@ -18,7 +18,7 @@ import (
 func userCommand(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		printUsage(stderr)
-		return usageError{Msg: "user: want add, passwd, disable, enable, unlink or list"}
+		return usageError{Msg: "user: want add, passwd, disable, enable, unlink, 2fa-reset or list"}
 	}
 	sub, args := args[0], args[1:]
 	fs := flag.NewFlagSet("authd user "+sub, flag.ContinueOnError)
@@ -30,7 +30,7 @@ func userCommand(ctx context.Context, args []string, getenv func(string) string,
 	}
 	var name string
 	switch sub {
-	case "add", "passwd", "disable", "enable", "unlink":
+	case "add", "passwd", "disable", "enable", "unlink", "2fa-reset":
 		if fs.NArg() != 1 {
 			return usageError{Msg: fmt.Sprintf("user %s: want exactly one USERNAME after the flags", sub)}
 		}
@@ -40,7 +40,7 @@ func userCommand(ctx context.Context, args []string, getenv func(string) string,
 			return usageError{Msg: "user list takes no arguments"}
 		}
 	default:
-		return usageError{Msg: fmt.Sprintf("user: unknown subcommand %q; want add, passwd, disable, enable, unlink or list", sub)}
+		return usageError{Msg: fmt.Sprintf("user: unknown subcommand %q; want add, passwd, disable, enable, unlink, 2fa-reset or list", sub)}
 	}
 
 	st, err := openStore(ctx, cfg.DB)
@@ -99,6 +99,16 @@ func userCommand(ctx context.Context, args []string, getenv func(string) string,
 			return fmt.Errorf("user unlink: %w", err)
 		}
 		fmt.Fprintf(stdout, "unlinked the 42 account %s from %s\n", u.Intra.Login, u.Username)
+	case "2fa-reset":
+		u, had, err := accounts.ResetTwoFactor(ctx, name)
+		if err != nil {
+			return fmt.Errorf("user 2fa-reset: %w", err)
+		}
+		if had {
+			fmt.Fprintf(stdout, "removed the two-factor authentication of %s and revoked their sessions\n", u.Username)
+		} else {
+			fmt.Fprintf(stdout, "%s had no two-factor authentication; their sessions are revoked\n", u.Username)
+		}
 	case "disable", "enable":
 		u, err := accounts.SetDisabled(ctx, name, sub == "disable")
 		if err != nil {

@@ -149,6 +149,7 @@ func TestReplicasBehaveAsOne(t *testing.T) {
 		"AUTHD_COOKIE_SECURE=false", // plain HTTP on loopback
 		"AUTHD_TRUSTED_PROXIES=127.0.0.1/32",
 		"AUTHD_THROTTLE_REGISTER=10000/minute",
+		"AUTHD_THROTTLE_LOGIN_MFA=10000/minute",
 		"AUTHD_INTRA_CLIENT_ID=" + clientID,
 		"AUTHD_INTRA_CLIENT_SECRET=" + secret,
 		"AUTHD_INTRA_REDIRECT_URI=" + redirectURI,
@@ -239,6 +240,8 @@ func TestReplicasBehaveAsOne(t *testing.T) {
 			t.Errorf("me on A = %s", me)
 		}
 	})
+
+	t.Run("two-factor across replicas", func(t *testing.T) { twoFactorAcrossReplicas(t, replicas) })
 
 	t.Run("a replica killed under load loses nothing acknowledged", func(t *testing.T) {
 		var mu sync.Mutex

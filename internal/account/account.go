@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"time"
 
+	"authd/internal/datakey"
 	"authd/internal/password"
 	"authd/internal/requestid"
 	"authd/internal/store"
@@ -52,6 +53,12 @@ type Options struct {
 	// of a replaced one revokes the session.
 	RefreshRotation bool
 	ReuseInterval   time.Duration
+	// Secrets keeps TOTP secrets, encrypted when it has a data key; nil
+	// keeps them plain.
+	Secrets *datakey.Box
+	// TOTPIssuer names the service in authenticator apps; "" is
+	// DefaultTOTPIssuer.
+	TOTPIssuer string
 	// Logger receives the account's events and audit records (see
 	// audit.go); records logged with a request's context carry its id
 	// (see package requestid). Nil discards them.

@@ -71,11 +71,7 @@ func (s *Service) IntraLogin(ctx context.Context, apiToken string) (Grant, error
 	if err := s.useAPIToken(ctx, c); err != nil {
 		return Grant{}, err
 	}
-	g, err := s.startSession(ctx, u, MethodIntra)
-	if err == nil {
-		s.audit(ctx, Event{Name: EventLoginSucceeded, UserID: u.ID, SessionID: g.SessionID, Method: MethodIntra, IntraID: c.IntraID})
-	}
-	return g, err
+	return s.begin(ctx, u, MethodIntra, c.IntraID)
 }
 
 // provision creates a user without a password for an Intra identity,

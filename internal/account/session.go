@@ -21,6 +21,11 @@ type Grant struct {
 	AccessTTL    time.Duration
 	RefreshToken string // empty on a refresh
 	RefreshTTL   time.Duration
+	// MFAToken, when set, is all a login of a user with two-factor
+	// authentication gets: no session starts until LoginMFA, and every
+	// field but User is empty.
+	MFAToken string
+	MFATTL   time.Duration
 }
 
 // Principal is the authenticated caller of a Bearer request.
@@ -88,11 +93,7 @@ func (s *Service) Login(ctx context.Context, username, pw string) (Grant, error)
 	if rehash {
 		s.rehash(ctx, u.ID, pw)
 	}
-	g, err := s.startSession(ctx, u, MethodPassword)
-	if err == nil {
-		s.audit(ctx, Event{Name: EventLoginSucceeded, UserID: u.ID, SessionID: g.SessionID, Method: MethodPassword})
-	}
-	return g, err
+	return s.begin(ctx, u, MethodPassword, 0)
 }
 
 // lockedOut audits a login refused by err when err is the lockout's

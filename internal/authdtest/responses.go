@@ -24,12 +24,17 @@ type ErrorBody struct {
 	Detail string `json:"detail"`
 }
 
-// TokenResponse is the answer of login, refresh and intra login.
+// TokenResponse is the answer of login, refresh and intra login. The
+// login of a user with two-factor authentication answers MFARequired and
+// an MFAToken instead of an access token (ExpiresIn is then the
+// mfa_token's).
 type TokenResponse struct {
 	Response    `json:"-"`
 	AccessToken string `json:"access_token"`
 	TokenType   string `json:"token_type"`
 	ExpiresIn   int64  `json:"expires_in"`
+	MFARequired bool   `json:"mfa_required"`
+	MFAToken    string `json:"mfa_token"`
 }
 
 // RegisterRequest is the body of POST /auth/register/; Email is optional.
@@ -54,6 +59,7 @@ type MeResponse struct {
 	Email      string  `json:"email"`
 	IntraLogin *string `json:"intra_login"` // null until a 42 account is linked
 	CreatedAt  string  `json:"created_at"`
+	TwoFactor  bool    `json:"two_factor"`
 }
 
 // Intra returns the linked 42 login, or "" when there is none.

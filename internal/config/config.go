@@ -38,13 +38,15 @@ const (
 	ScopeIntraLogin    = "intra_login"
 	ScopeIntraLink     = "intra_link"
 	ScopePassword      = "password"
+	ScopeTOTP          = "totp"
+	ScopeLoginMFA      = "login_mfa"
 )
 
 // Scopes lists every throttle scope in the order -h shows them.
 var Scopes = []string{
 	ScopeLogin, ScopeLogout, ScopeRefresh, ScopeRegister,
 	ScopeIntraURL, ScopeIntraCallback, ScopeIntraLogin, ScopeIntraLink,
-	ScopePassword,
+	ScopePassword, ScopeTOTP, ScopeLoginMFA,
 }
 
 // defaultRates are the contract's rates.
@@ -58,6 +60,8 @@ var defaultRates = map[string]string{
 	ScopeIntraLogin:    "6/minute",
 	ScopeIntraLink:     "6/minute",
 	ScopePassword:      "6/minute",
+	ScopeTOTP:          "6/minute",
+	ScopeLoginMFA:      "6/minute",
 }
 
 // MinSecretLen is the shortest HS256 key accepted, in bytes.
@@ -124,9 +128,11 @@ type Config struct {
 
 	Registration bool
 
-	// DataKey is reserved for encrypting TOTP secrets at rest; nothing
-	// uses it yet. Empty when unset, else at least MinDataKeyLen bytes.
+	// DataKey encrypts TOTP secrets at rest (see package datakey). Empty
+	// when unset, else at least MinDataKeyLen bytes.
 	DataKey []byte
+	// TOTPIssuer names the service in authenticator apps.
+	TOTPIssuer string
 
 	HashConcurrency int
 	ShutdownTimeout time.Duration
@@ -259,6 +265,7 @@ func settings() []*setting {
 			}})
 	}
 	s = append(s, sessionSettings()...)
+	s = append(s, twoFactorSettings()...)
 	s = append(s,
 		&setting{env: "AUTHD_THROTTLE_MAX_CLIENTS", def: "100000", help: "in-process limiter: most clients tracked at once, idle ones evicted first; also the size of the separate table of usernames with failed logins, where a live lockout is never evicted (when it is full, new usernames share one overflow count)",
 			set: func(c *Config, v string) error { return parsePositive(&c.ThrottleMaxKey, v) }},
@@ -339,7 +346,7 @@ func settings() []*setting {
 			set: func(c *Config, v string) error { return parseBool(&c.IntraAutoProvision, v) }},
 		&setting{env: "AUTHD_REGISTRATION", def: "true", help: "serve POST /auth/register/",
 			set: func(c *Config, v string) error { return parseBool(&c.Registration, v) }},
-		&setting{env: "AUTHD_DATA_KEY", file: true, help: "reserved for encrypting TOTP secrets at rest: a key of 32+ bytes, kept outside the database (unset: none); " + secretAdvice,
+		&setting{env: "AUTHD_DATA_KEY", file: true, help: "a key of 32+ bytes, kept outside the database, that encrypts TOTP secrets in it (AES-256-GCM; unset: kept unencrypted, and a copy of the database is enough to make a user's codes); " + secretAdvice,
 			set: func(c *Config, v string) error {
 				c.DataKey = nil
 				if v == "" {

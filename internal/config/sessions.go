@@ -9,7 +9,7 @@ import (
 // refresh-token rotation.
 func sessionSettings() []*setting {
 	return []*setting{
-		{env: "AUTHD_REAUTH_WINDOW", def: "10m", help: "how long after logging in a session counts as fresh: changing the password, linking and unlinking 42 need a fresh one (Go duration)",
+		{env: "AUTHD_REAUTH_WINDOW", def: "10m", help: "how long after logging in a session counts as fresh: changing the password, linking and unlinking 42, and setting up, turning off or renewing the recovery codes of two-factor authentication need a fresh one (Go duration)",
 			set: func(c *Config, v string) error { return parseTTL(&c.ReauthWindow, v) }},
 		{env: "AUTHD_SESSION_IDLE_TTL", def: "0", help: "a session not refreshed for this long is refused like an expired one (Go duration; 0 turns this off)",
 			set: func(c *Config, v string) error {

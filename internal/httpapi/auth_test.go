@@ -226,7 +226,7 @@ func TestSessionLifecycle(t *testing.T) {
 	access, refresh := e.mustLogin(t, "alice", "alice-password")
 
 	r := e.do(t, request{method: "GET", path: "/auth/me/", bearer: access})
-	want := map[string]any{"id": float64(1), "username": "alice", "email": "alice@example.com", "intra_login": nil, "created_at": "2026-11-28T12:00:00Z"}
+	want := map[string]any{"id": float64(1), "username": "alice", "email": "alice@example.com", "intra_login": nil, "created_at": "2026-11-28T12:00:00Z", "two_factor": false}
 	// created_at comes from the store's clock, not the fake one.
 	want["created_at"] = r.body["created_at"]
 	if diff := cmp.Diff(want, r.body); diff != "" || r.status != 200 {

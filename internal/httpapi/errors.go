@@ -50,6 +50,11 @@ const (
 
 	codeReauthRequired = "reauth_required"
 	codeNoOtherLogin   = "no_other_login"
+
+	codeInvalidCode        = "invalid_code"
+	codeInvalidMFAToken    = "invalid_mfa_token"
+	codeTOTPAlreadyEnabled = "totp_already_enabled"
+	codeTOTPNotEnabled     = "totp_not_enabled"
 )
 
 var statusOf = map[string]int{
@@ -79,6 +84,11 @@ var statusOf = map[string]int{
 
 	codeReauthRequired: http.StatusForbidden,
 	codeNoOtherLogin:   http.StatusBadRequest,
+
+	codeInvalidCode:        http.StatusBadRequest,
+	codeInvalidMFAToken:    http.StatusBadRequest,
+	codeTOTPAlreadyEnabled: http.StatusConflict,
+	codeTOTPNotEnabled:     http.StatusConflict,
 }
 
 // Errors that several handlers return.
@@ -100,6 +110,11 @@ var (
 	errReauthRequired     = &Error{codeReauthRequired, "Log in again to do this."}
 	errNoOtherLogin       = &Error{codeNoOtherLogin, "Set a password before unlinking 42: it is this account's only way to log in."}
 	errNoSuchSession      = &Error{codeNotFound, "No such session."}
+
+	errInvalidCode        = &Error{codeInvalidCode, "The code is wrong, malformed or used already."}
+	errInvalidMFAToken    = &Error{codeInvalidMFAToken, "The mfa_token is missing, invalid, expired or used; log in again."}
+	errTOTPAlreadyEnabled = &Error{codeTOTPAlreadyEnabled, "Two-factor authentication is on already; turn it off first."}
+	errTOTPNotEnabled     = &Error{codeTOTPNotEnabled, "Two-factor authentication is not set up: set it up first."}
 )
 
 // accountErrors are the answers to the account service's errors.
@@ -118,6 +133,10 @@ var accountErrors = []struct {
 	{account.ErrReauthRequired, errReauthRequired},
 	{account.ErrNoOtherLogin, errNoOtherLogin},
 	{account.ErrNoSuchSession, errNoSuchSession},
+	{account.ErrInvalidCode, errInvalidCode},
+	{account.ErrInvalidMFAToken, errInvalidMFAToken},
+	{account.ErrTOTPAlreadyEnabled, errTOTPAlreadyEnabled},
+	{account.ErrTOTPNotEnabled, errTOTPNotEnabled},
 }
 
 func invalidRequest(detail string) *Error { return &Error{codeInvalidRequest, detail} }

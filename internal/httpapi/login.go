@@ -40,8 +40,13 @@ func (s *Server) handleLogin() http.Handler {
 }
 
 // writeGrant answers with the grant's access token and, when it starts a
-// session, sets its refresh_token cookie.
+// session, sets its refresh_token cookie; a grant of an mfa_token is
+// answered mfa_required, without a cookie.
 func (s *Server) writeGrant(w http.ResponseWriter, g account.Grant) {
+	if g.MFAToken != "" {
+		writeMFARequired(w, g.MFAToken, g.MFATTL)
+		return
+	}
 	if g.RefreshToken != "" {
 		s.setCookie(w, cookieRefresh, g.RefreshToken, g.RefreshTTL)
 	}

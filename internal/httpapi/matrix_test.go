@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"authd/internal/config"
+	"authd/internal/throttle"
 	"authd/internal/token"
 )
 
@@ -43,6 +45,11 @@ var matrixEndpoints = []matrixEndpoint{
 	{"DELETE", "/auth/sessions/" + strings.Repeat("9", 10<<10) + "/", outcome{401, codeInvalidToken}},
 	{"DELETE", "/auth/sessions/not-a-session/", outcome{401, codeInvalidToken}},
 	{"POST", "/auth/password/", outcome{401, codeInvalidToken}},
+	{"POST", "/auth/login/mfa/", outcome{400, codeInvalidRequest}},
+	{"POST", "/auth/2fa/totp/setup/", outcome{401, codeInvalidToken}},
+	{"POST", "/auth/2fa/totp/confirm/", outcome{401, codeInvalidToken}},
+	{"POST", "/auth/2fa/totp/disable/", outcome{401, codeInvalidToken}},
+	{"POST", "/auth/2fa/recovery-codes/", outcome{401, codeInvalidToken}},
 	{"GET", "/healthz", outcome{200, ""}},
 	{"GET", "/readyz", outcome{200, ""}},
 }
@@ -102,7 +109,8 @@ func nonCanonical(tok string) string {
 // and /auth/me/ as usual.
 func TestBadInputMatrix(t *testing.T) {
 	t.Parallel()
-	e := newIntraEnv(t, nil)
+	// Every request is followed by a login: more than generous's rate.
+	e := newIntraEnv(t, func(c *config.Config) { c.Rates[config.ScopeLogin] = throttle.Rate{N: 100000, Period: time.Minute} })
 	e.mustUser(t, "alice", "alice-password")
 	canary, _ := e.mustLogin(t, "alice", "alice-password")
 	access, refreshCookie := e.mustLogin(t, "alice", "alice-password")
@@ -129,15 +137,18 @@ func TestBadInputMatrix(t *testing.T) {
 
 	valid := `{"username":"alice","password":"alice-password"}`
 	bodyOnly := func(status int, code string) map[string]outcome {
-		return map[string]outcome{"/auth/login/": {status, code}, "/auth/register/": {status, code}}
+		return map[string]outcome{"/auth/login/": {status, code}, "/auth/register/": {status, code}, "/auth/login/mfa/": {status, code}}
 	}
+	// A JSON object without a string mfa_token is refused for its token
+	// by the mfa step.
+	noMFAToken := map[string]outcome{"/auth/login/mfa/": {400, codeInvalidMFAToken}}
 	inputs := []badInput{
 		{name: "no body", contentType: ptr("application/json")},
-		{name: "empty JSON", body: `{}`},
+		{name: "empty JSON", body: `{}`, want: noMFAToken},
 		{name: "malformed JSON", body: `{"username":"alice","password":`},
-		{name: "JSON of the wrong types", body: `{"username":["alice"],"password":{"$ne":null},"email":7}`},
-		{name: "JSON nulls", body: `{"username":null,"password":null,"email":null}`},
-		{name: "a JSON null", body: `null`},
+		{name: "JSON of the wrong types", body: `{"username":["alice"],"password":{"$ne":null},"email":7}`, want: noMFAToken},
+		{name: "JSON nulls", body: `{"username":null,"password":null,"email":null}`, want: noMFAToken},
+		{name: "a JSON null", body: `null`, want: noMFAToken},
 		{name: "a JSON array", body: `[` + valid + `]`},
 		{name: "duplicate keys", body: `{"username":"bob","username":"alice","password":"alice-password","password":"alice-password"}`},
 		{name: "duplicate keys in another case", body: `{"username":"alice","USERNAME":"alice","password":"alice-password"}`},
@@ -146,10 +157,10 @@ func TestBadInputMatrix(t *testing.T) {
 			want: bodyOnly(413, codeRequestTooLarge)},
 		{name: "100 KiB username", body: `{"username":"` + strings.Repeat("u", 100<<10) + `","password":"alice-password"}`,
 			want: bodyOnly(413, codeRequestTooLarge)},
-		{name: "60 KiB username", body: `{"username":"` + strings.Repeat("u", 60<<10) + `","password":"alice-password"}`},
-		{name: "1025-byte password", body: `{"username":"alice","password":"` + strings.Repeat("p", 1025) + `"}`},
+		{name: "60 KiB username", body: `{"username":"` + strings.Repeat("u", 60<<10) + `","password":"alice-password"}`, want: noMFAToken},
+		{name: "1025-byte password", body: `{"username":"alice","password":"` + strings.Repeat("p", 1025) + `"}`, want: noMFAToken},
 		{name: "escaped NUL bytes", body: `{"username":"ali\u0000ce","password":"alice-pass\u0000word"}`,
-			want: map[string]outcome{"/auth/login/": {400, codeInvalidCredentials}}},
+			want: map[string]outcome{"/auth/login/": {400, codeInvalidCredentials}, "/auth/login/mfa/": {400, codeInvalidMFAToken}}},
 		{name: "raw NUL bytes", body: "{\"username\":\"ali\x00ce\",\"password\":\"alice-password\"}"},
 		{name: "invalid UTF-8", body: "{\"username\":\"\xff\xfe\xfd\",\"password\":\"\xc3\x28-password\"}"},
 		{name: "an escaped lone surrogate", body: `{"username":"alice","password":"\ud800-password"}`},
@@ -257,8 +268,10 @@ func TestBadInputMatrix(t *testing.T) {
 			}
 		case "/auth/sessions/":
 			want = outcome{200, ""}
-		case "/auth/password/":
+		case "/auth/password/", "/auth/2fa/totp/confirm/", "/auth/2fa/totp/disable/", "/auth/2fa/recovery-codes/":
 			want = outcome{400, codeInvalidRequest}
+		case "/auth/2fa/totp/setup/":
+			want = outcome{200, ""}
 		}
 		if strings.HasPrefix(ep.path, "/auth/sessions/") && ep.path != "/auth/sessions/" {
 			want = outcome{404, codeNotFound}

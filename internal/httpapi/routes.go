@@ -64,6 +64,12 @@ func (s *Server) routes(mux patternMux) error {
 	// for every request it admits.
 	route("GET", "/auth/verify/", s.authenticated(s.handleVerify()))
 
+	route("POST", "/auth/login/mfa/", throttle(config.ScopeLoginMFA, ip, s.handleLoginMFA()))
+	route("POST", "/auth/2fa/totp/setup/", s.authenticated(throttle(config.ScopeTOTP, user, s.handleTOTPSetup())))
+	route("POST", "/auth/2fa/totp/confirm/", s.authenticated(throttle(config.ScopeTOTP, user, s.handleTOTPConfirm())))
+	route("POST", "/auth/2fa/totp/disable/", s.authenticated(throttle(config.ScopeTOTP, user, s.handleTOTPDisable())))
+	route("POST", "/auth/2fa/recovery-codes/", s.authenticated(throttle(config.ScopeTOTP, user, s.handleRecoveryCodes())))
+
 	getOnly("/oauth2/intra/url/", throttle(config.ScopeIntraURL, ip, s.handleIntraURL()))
 	getOnly("/oauth2/intra/callback/", s.clearStateCookie(throttle(config.ScopeIntraCallback, ip, s.handleIntraCallback())))
 	route("POST", "/oauth2/intra/login/", s.sameOrigin(throttle(config.ScopeIntraLogin, ip, s.handleIntraLogin())))

@@ -16,6 +16,7 @@ import (
 	"authd/internal/account"
 	"authd/internal/clock"
 	"authd/internal/config"
+	"authd/internal/datakey"
 	"authd/internal/intra"
 	"authd/internal/password"
 	"authd/internal/store"
@@ -130,6 +131,10 @@ func newTestEnvDeps(t testing.TB, edit func(*config.Config), editDeps func(*test
 	if editDeps != nil {
 		editDeps(&deps)
 	}
+	secrets, err := datakey.New(cfg.DataKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 	deps.Accounts = account.New(account.Options{
 		Store:              deps.Store,
 		Tokens:             issuer,
@@ -143,6 +148,8 @@ func newTestEnvDeps(t testing.TB, edit func(*config.Config), editDeps func(*test
 		IdleTTL:            cfg.SessionIdleTTL,
 		RefreshRotation:    cfg.RefreshRotation,
 		ReuseInterval:      cfg.RefreshReuseInterval,
+		Secrets:            secrets,
+		TOTPIssuer:         cfg.TOTPIssuer,
 		Logger:             deps.Logger,
 		Now:                clk.Now,
 	})

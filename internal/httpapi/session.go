@@ -62,13 +62,18 @@ type meResponse struct {
 	Email      string  `json:"email"`
 	IntraLogin *string `json:"intra_login"`
 	CreatedAt  string  `json:"created_at"`
+	TwoFactor  bool    `json:"two_factor"`
 }
 
 // handleMe describes the authenticated user.
 func (s *Server) handleMe() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		u := principalFrom(r.Context()).User
-		resp := meResponse{ID: u.ID, Username: u.Username, Email: u.Email, CreatedAt: u.CreatedAt.UTC().Format(time.RFC3339)}
+		twoFactor, err := s.Accounts.TwoFactorEnabled(r.Context(), u.ID)
+		if err != nil {
+			return err
+		}
+		resp := meResponse{ID: u.ID, Username: u.Username, Email: u.Email, CreatedAt: u.CreatedAt.UTC().Format(time.RFC3339), TwoFactor: twoFactor}
 		if u.Intra != nil {
 			resp.IntraLogin = &u.Intra.Login
 		}

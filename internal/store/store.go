@@ -173,6 +173,10 @@ type Store interface {
 	// verification accepts any more, and returns how many.
 	DeleteExpiredTokens(ctx context.Context, now time.Time) (int64, error)
 
+	// TwoFactorStore keeps TOTP secrets, recovery codes and the attempts
+	// of mfa_tokens.
+	TwoFactorStore
+
 	// SigningKey returns the signing key kept in the store, creating it
 	// with generate when there is none. Concurrent callers, in one process
 	// or several sharing the database, all get the same key.

@@ -64,6 +64,7 @@ const (
 	Access  Type = "access"  // Bearer token of a session
 	Refresh Type = "refresh" // refresh_token cookie of a session
 	Intra   Type = "intra"   // short-lived identity from the 42 Intra provider (api_token cookie)
+	MFA     Type = "mfa"     // a first factor passed, waiting for the second (mfa_token)
 )
 
 // Claims are the contents of a token. The JSON name of each claim is given
@@ -239,7 +240,7 @@ func (i *Issuer) SignAt(c Claims, at time.Time, ttl time.Duration) (string, Clai
 		c.ID = b64.EncodeToString(id[:])
 	}
 	switch c.Type {
-	case Access, Refresh, Intra:
+	case Access, Refresh, Intra, MFA:
 	default:
 		return "", Claims{}, fmt.Errorf("token: sign: unknown token type %q", c.Type)
 	}
@@ -479,6 +480,10 @@ func missing(c *Claims, t Type) string {
 			return "sub"
 		case c.SessionID == "":
 			return "sid"
+		}
+	case MFA:
+		if c.Subject == "" {
+			return "sub"
 		}
 	case Intra:
 		switch {

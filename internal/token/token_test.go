@@ -81,6 +81,8 @@ func members(typ Type) []string {
 		ms = append(ms, `"sub":"42"`, `"username":"alice"`, `"sid":"s1"`)
 	case Refresh:
 		ms = append(ms, `"sub":"42"`, `"sid":"s1"`)
+	case MFA:
+		ms = append(ms, `"sub":"42"`)
 	case Intra:
 		ms = append(ms, `"intra_id":4242`, `"intra_login":"alogin"`, `"email":"a@42.fr"`, `"displayname":"A Login"`, `"image_link":"https://cdn.42.fr/a.jpg"`)
 	}
@@ -101,6 +103,8 @@ func claimsOf(typ Type) Claims {
 		c.Subject, c.Username, c.SessionID = "42", "alice", "s1"
 	case Refresh:
 		c.Subject, c.SessionID = "42", "s1"
+	case MFA:
+		c.Subject = "42"
 	case Intra:
 		c.IntraID, c.IntraLogin, c.Email, c.DisplayName, c.ImageLink = 4242, "alogin", "a@42.fr", "A Login", "https://cdn.42.fr/a.jpg"
 	}
@@ -217,6 +221,8 @@ func TestRoundTrip(t *testing.T) {
 		{"refresh", Claims{Subject: "42", SessionID: "s1", Type: Refresh}, 24 * time.Hour},
 		{"intra", Claims{IntraID: 4242, IntraLogin: "alogin", Email: "a@42.fr", DisplayName: "A Login", ImageLink: "https://cdn.42.fr/a.jpg", Type: Intra}, 5 * time.Minute},
 		{"intra, optional claims empty", Claims{IntraID: 1, IntraLogin: "x", Type: Intra}, 5 * time.Minute},
+		{"mfa", Claims{Subject: "42", Type: MFA}, 5 * time.Minute},
+		{"mfa after an intra login", Claims{Subject: "42", IntraID: 4242, IntraLogin: "alogin", Type: MFA}, 5 * time.Minute},
 		{"access with auth_time", Claims{Subject: "42", Username: "alice", SessionID: "s1", AuthTime: t0.Add(-time.Hour), Type: Access}, 15 * time.Minute},
 		{"refresh with auth_time", Claims{Subject: "42", SessionID: "s1", AuthTime: t0.Add(-time.Minute), Type: Refresh}, 24 * time.Hour},
 		{"given jti", Claims{Subject: "42", SessionID: "s1", ID: "my-id", Type: Refresh}, time.Hour},
@@ -596,8 +602,8 @@ func TestVerifyRejects(t *testing.T) {
 		{"too deep", withClaims(append(access, `"x":`+strings.Repeat("[", maxDepth+1)+strings.Repeat("]", maxDepth+1))...), Access, ErrMalformed},
 		{"very deep", withClaims(append(access, `"x":`+strings.Repeat(`{"a":`, 200)+"1"+strings.Repeat("}", 200))...), Access, ErrMalformed},
 	}
-	for _, typ := range []Type{Access, Refresh, Intra} {
-		for _, other := range []Type{Access, Refresh, Intra} {
+	for _, typ := range []Type{Access, Refresh, Intra, MFA} {
+		for _, other := range []Type{Access, Refresh, Intra, MFA} {
 			if other != typ {
 				tok := withClaims(members(typ)...)
 				tests = append(tests, test{fmt.Sprintf("%s as %s", typ, other), tok, other, ErrWrongType})
@@ -607,6 +613,7 @@ func TestVerifyRejects(t *testing.T) {
 			Access:  {"sub", "username", "sid", "jti", "exp"},
 			Refresh: {"sub", "sid", "jti", "exp"},
 			Intra:   {"intra_id", "intra_login", "jti", "exp"},
+			MFA:     {"sub", "jti", "exp"},
 		}[typ]
 		for _, name := range required {
 			ms := members(typ)

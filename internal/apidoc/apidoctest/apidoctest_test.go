@@ -53,7 +53,7 @@ func TestCheck(t *testing.T) {
 		{"HEAD of a GET", exchange("HEAD", "/healthz", "", 200, nil, ""), true},
 		{"a path without its slash", exchange("POST", "/auth/login", "", 307, map[string]string{"Location": "/auth/login/"}, ""), true},
 		{"keys in another case", exchange("POST", "/auth/login/", `{"USERNAME":"alice","Password":"alice-password"}`, 200, noStore, token), true},
-		{"a user", exchange("GET", "/auth/me/", "", 200, nil, `{"id":1,"username":"a","email":"","intra_login":null,"created_at":"2026-11-28T12:00:00Z"}`), true},
+		{"a user", exchange("GET", "/auth/me/", "", 200, nil, `{"id":1,"username":"a","email":"","intra_login":null,"created_at":"2026-11-28T12:00:00Z","two_factor":false}`), true},
 
 		{"a redirect to no operation", exchange("POST", "/auth/login", "", 307, map[string]string{"Location": "/nowhere/"}, ""), false},
 		{"a bad body accepted", exchange("POST", "/auth/login/", `{"username":1}`, 200, noStore, token), false},
@@ -65,7 +65,7 @@ func TestCheck(t *testing.T) {
 		{"401 without WWW-Authenticate", exchange("GET", "/auth/me/", "", 401, nil, `{"error":"invalid_token","detail":"No."}`), false},
 		{"an unknown path answered 200", exchange("GET", "/nowhere", "", 200, nil, `{}`), false},
 		{"a 404 that is not the JSON error", exchange("GET", "/nowhere", "", 404, map[string]string{"Content-Type": "text/plain"}, "404 page not found"), false},
-		{"a user with a field too many", exchange("GET", "/auth/me/", "", 200, nil, `{"id":1,"username":"a","email":"","intra_login":null,"created_at":"2026-11-28T12:00:00Z","password":"x"}`), false},
+		{"a user with a field too many", exchange("GET", "/auth/me/", "", 200, nil, `{"id":1,"username":"a","email":"","intra_login":null,"created_at":"2026-11-28T12:00:00Z","two_factor":false,"password":"x"}`), false},
 		{"an error without detail", exchange("POST", "/auth/register/", `{"username":"alice","password":"alice-password"}`, 409, nil, `{"error":"username_taken"}`), false},
 	} {
 		err := v.Check(tc.ex)

@@ -177,11 +177,18 @@ func (db *DB) UseToken(ctx context.Context, jti string, expiresAt time.Time) err
 
 // DeleteExpiredTokens forgets the used tokens expired at now.
 func (db *DB) DeleteExpiredTokens(ctx context.Context, now time.Time) (int64, error) {
-	tag, err := db.pool.Exec(ctx, "DELETE FROM used_tokens WHERE expires_at <= $1", dbTime(now))
-	if err != nil {
-		return 0, fmt.Errorf("postgres: delete expired tokens: %w", err)
+	var total int64
+	for _, q := range []string{
+		"DELETE FROM used_tokens WHERE expires_at <= $1",
+		"DELETE FROM mfa_tokens WHERE expires_at <= $1",
+	} {
+		tag, err := db.pool.Exec(ctx, q, dbTime(now))
+		if err != nil {
+			return 0, fmt.Errorf("postgres: delete expired tokens: %w", err)
+		}
+		total += tag.RowsAffected()
 	}
-	return tag.RowsAffected(), nil
+	return total, nil
 }
 
 // RevokeSession marks a session revoked at now. A session revoked already

@@ -181,15 +181,22 @@ func (db *DB) UseToken(ctx context.Context, jti string, expiresAt time.Time) err
 
 // DeleteExpiredTokens forgets the used tokens expired at now.
 func (db *DB) DeleteExpiredTokens(ctx context.Context, now time.Time) (int64, error) {
-	res, err := db.exec(ctx, "DELETE FROM used_tokens WHERE expires_at <= ?", toDB(now))
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: delete expired tokens: %w", err)
+	var total int64
+	for _, q := range []string{
+		"DELETE FROM used_tokens WHERE expires_at <= ?",
+		"DELETE FROM mfa_tokens WHERE expires_at <= ?",
+	} {
+		res, err := db.exec(ctx, q, toDB(now))
+		if err != nil {
+			return 0, fmt.Errorf("sqlite: delete expired tokens: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, fmt.Errorf("sqlite: delete expired tokens: %w", err)
+		}
+		total += n
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: delete expired tokens: %w", err)
-	}
-	return n, nil
+	return total, nil
 }
 
 // RevokeSession marks a session revoked at now. A session revoked already
