@@ -26,6 +26,16 @@ func contractRows(a *authd) map[string]struct {
 		reach   func(t *testing.T, b *authdtest.Client) map[string]string
 		failure failureOf
 	}{
+		"Me": {
+			func(t *testing.T, b *authdtest.Client) map[string]string {
+				b.MustRegister("table_me", seedPassword)
+				return map[string]string{"bearer": b.MustLogin("table_me", seedPassword).AccessToken}
+			},
+			failureOf{"a Bearer token of a session ended", func(t *testing.T, b *authdtest.Client, e endpoint, params map[string]string) *http.Request {
+				b.MustLogout(params["bearer"])
+				return seedRequest(t, e, params)
+			}},
+		},
 		"Sessions": {
 			func(t *testing.T, b *authdtest.Client) map[string]string {
 				b.MustRegister("table_sessions", seedPassword)
