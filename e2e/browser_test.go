@@ -297,6 +297,14 @@ func (p *page) wantWho(username, intraLogin string) {
 	if gotUser != username || (username != "" && gotIntra != intraLogin) {
 		p.t.Errorf("the page shows user %q (42: %q), want %q (42: %q)", gotUser, gotIntra, username, intraLogin)
 	}
+	// The journeys' users have no second factor, and every step is a call
+	// the page lists.
+	if twoFactor := p.eval(`document.getElementById("who").dataset.twoFactor || ""`); username != "" && twoFactor != "off" {
+		p.t.Errorf("the page shows two-factor authentication %q, want off", twoFactor)
+	}
+	if n := p.eval(`document.getElementById("calls").dataset.count`); n == "" || n == "0" {
+		p.t.Errorf("the page lists %q last calls, want some", n)
+	}
 }
 
 // cookies returns the cookies the browser holds for the demo's origin,

@@ -88,7 +88,7 @@ func TestPage(t *testing.T) {
 		contains          []string
 	}{
 		{"/", "text/html", []string{`id="login"`, "Log in with 42", `src="/app.js"`,
-			`id="sessions"`, `id="session-list"`, `id="logout-others"`, `id="change-password-form"`, `id="intra-unlink"`}},
+			`id="sessions"`, `id="session-list"`, `id="logout-others"`, `id="change-password-form"`, `id="intra-unlink"`, `id="calls"`}},
 		{"/app.js", "text/javascript", []string{`"/auth/login/"`, `"/oauth2/intra/url/"`, `"/oauth2/intra/link/"`,
 			`"/auth/sessions/"`, `"/auth/password/"`, `api("DELETE", "/oauth2/intra/link/"`, `{scope: "others"}`}},
 		{"/style.css", "text/css", []string{"body"}},

@@ -42,7 +42,23 @@ function report(call, method, path, res) {
   out.dataset.status = String(res.status);
   out.dataset.error = (res.body && res.body.error) || "";
   out.dataset.call = call;
+  remember(method, path, res.status);
 }
+
+// remember adds a call to the list of the last ones, newest first, so
+// that a person sees what the page asked of authd and how it answered.
+function remember(method, path, status) {
+  const calls = $("calls");
+  const item = document.createElement("li");
+  item.textContent = new Date().toLocaleTimeString() + "  " + method + " " + path + " → " + status;
+  item.className = status >= 200 && status < 300 ? "" : "error";
+  calls.prepend(item);
+  while (calls.children.length > lastCalls) calls.lastElementChild.remove();
+  calls.dataset.count = String(calls.children.length);
+}
+
+// lastCalls is how many calls the list keeps.
+const lastCalls = 10;
 
 // notice is the sentence a person reads about an outcome: nothing for a
 // success, authd's detail for a failure. A session that is not fresh
@@ -68,10 +84,12 @@ async function showWho() {
     return;
   }
   const me = res.body;
-  who.textContent = "Signed in as " + me.username + (me.intra_login ? " (42: " + me.intra_login + ")" : " (no 42 account linked)");
+  who.textContent = "Signed in as " + me.username + (me.intra_login ? " (42: " + me.intra_login + ")" : " (no 42 account linked)") +
+    "; two-factor authentication " + (me.two_factor ? "on" : "off") + ".";
   who.className = "who signed-in";
   who.dataset.username = me.username;
   who.dataset.intraLogin = me.intra_login || "";
+  who.dataset.twoFactor = me.two_factor ? "on" : "off";
 }
 
 function credentials() {
