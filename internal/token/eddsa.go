@@ -173,20 +173,9 @@ func (s *edSet) keyFor(head string) (*edKey, error) {
 			return k, nil
 		}
 	}
-	var hb [MaxLen / 4 * 3]byte
-	n, ok := decode(hb[:], head)
-	if !ok {
-		return nil, fmt.Errorf("%w: header is not base64url", ErrMalformed)
-	}
-	h, err := parseHeader(string(hb[:n]))
+	h, err := readHeader(head, "EdDSA")
 	if err != nil {
 		return nil, err
-	}
-	if h.alg != "EdDSA" {
-		return nil, ErrAlgorithm
-	}
-	if h.hasTyp && h.typ != "JWT" {
-		return nil, fmt.Errorf("%w: typ %q is not JWT", ErrMalformed, h.typ)
 	}
 	for _, k := range s.keys {
 		if h.hasKid && h.kid == k.kid {

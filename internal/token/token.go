@@ -365,6 +365,27 @@ func (i *Issuer) claims(body string, want Type) (Claims, error) {
 	return c, nil
 }
 
+// readHeader decodes and parses the header segment head, and checks that
+// its alg is alg and its typ, if any, JWT.
+func readHeader(head, alg string) (header, error) {
+	var hb [MaxLen / 4 * 3]byte
+	n, ok := decode(hb[:], head)
+	if !ok {
+		return header{}, fmt.Errorf("%w: header is not base64url", ErrMalformed)
+	}
+	h, err := parseHeader(string(hb[:n]))
+	if err != nil {
+		return header{}, err
+	}
+	if h.alg != alg {
+		return header{}, ErrAlgorithm
+	}
+	if h.hasTyp && h.typ != "JWT" {
+		return header{}, fmt.Errorf("%w: typ %q is not JWT", ErrMalformed, h.typ)
+	}
+	return h, nil
+}
+
 // keyFor returns the key named by the header segment head, or nil when the
 // header names none and every key is to be tried.
 func (i *Issuer) keyFor(head string) (*key, error) {
@@ -373,20 +394,9 @@ func (i *Issuer) keyFor(head string) (*key, error) {
 			return k, nil
 		}
 	}
-	var hb [MaxLen / 4 * 3]byte
-	n, ok := decode(hb[:], head)
-	if !ok {
-		return nil, fmt.Errorf("%w: header is not base64url", ErrMalformed)
-	}
-	h, err := parseHeader(string(hb[:n]))
+	h, err := readHeader(head, "HS256")
 	if err != nil {
 		return nil, err
-	}
-	if h.alg != "HS256" {
-		return nil, ErrAlgorithm
-	}
-	if h.hasTyp && h.typ != "JWT" {
-		return nil, fmt.Errorf("%w: typ %q is not JWT", ErrMalformed, h.typ)
 	}
 	if !h.hasKid {
 		return nil, nil
