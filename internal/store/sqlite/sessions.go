@@ -103,11 +103,7 @@ const revokeUserSessions = `
 
 // RevokeUserSessions revokes the user's live sessions but keep.
 func (db *DB) RevokeUserSessions(ctx context.Context, userID int64, keep string, now time.Time) (int64, error) {
-	res, err := db.exec(ctx, revokeUserSessions, toDB(now), userID, keep)
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: revoke user sessions: %w", err)
-	}
-	n, err := res.RowsAffected()
+	n, err := db.execCount(ctx, revokeUserSessions, toDB(now), userID, keep)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: revoke user sessions: %w", err)
 	}
@@ -153,13 +149,9 @@ func (db *DB) TouchSession(ctx context.Context, id string, now time.Time) error 
 // newID. The single writing connection makes the compare and the set one
 // step.
 func (db *DB) RotateRefresh(ctx context.Context, id, oldID, newID string, now time.Time) (bool, error) {
-	res, err := db.exec(ctx, `
+	n, err := db.execCount(ctx, `
 		UPDATE sessions SET prev_refresh_id = refresh_id, refresh_id = ?1, rotated_at = ?2, last_used_at = ?2
 		WHERE id = ?3 AND refresh_id = ?4 AND revoked_at IS NULL`, newID, toDB(now), id, oldID)
-	if err != nil {
-		return false, fmt.Errorf("sqlite: rotate refresh: %w", err)
-	}
-	n, err := res.RowsAffected()
 	if err != nil {
 		return false, fmt.Errorf("sqlite: rotate refresh: %w", err)
 	}
@@ -213,11 +205,7 @@ func (db *DB) RevokeSession(ctx context.Context, id string, now time.Time) error
 // DeleteExpiredSessions removes the sessions no longer live at now for
 // having expired (an expiry of now included) and returns how many.
 func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error) {
-	res, err := db.exec(ctx, "DELETE FROM sessions WHERE expires_at <= ?", toDB(now))
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: delete expired sessions: %w", err)
-	}
-	n, err := res.RowsAffected()
+	n, err := db.execCount(ctx, "DELETE FROM sessions WHERE expires_at <= ?", toDB(now))
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: delete expired sessions: %w", err)
 	}

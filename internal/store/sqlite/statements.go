@@ -74,3 +74,12 @@ func (db *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, 
 	}
 	return st.ExecContext(ctx, args...)
 }
+
+// execCount is exec, returning how many rows the statement changed.
+func (db *DB) execCount(ctx context.Context, query string, args ...any) (int64, error) {
+	res, err := db.exec(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}

@@ -33,7 +33,7 @@ func (db *DB) TOTP(ctx context.Context, userID int64) (store.TOTP, error) {
 
 // SetPendingTOTP keeps the user's pending secret, unless one is active.
 func (db *DB) SetPendingTOTP(ctx context.Context, userID int64, secret string) error {
-	res, err := db.exec(ctx, `
+	n, err := db.execCount(ctx, `
 		INSERT INTO totp (user_id, pending) VALUES (?1, ?2)
 		ON CONFLICT (user_id) DO UPDATE SET pending = ?2 WHERE totp.secret = ''`, userID, secret)
 	if isForeignKeyViolation(err) {
@@ -42,9 +42,7 @@ func (db *DB) SetPendingTOTP(ctx context.Context, userID int64, secret string) e
 	if err != nil {
 		return fmt.Errorf("sqlite: set pending totp: %w", err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("sqlite: set pending totp: %w", err)
-	} else if n == 0 {
+	if n == 0 {
 		return fmt.Errorf("sqlite: set pending totp: %w", store.ErrTOTPChanged)
 	}
 	return nil
@@ -99,13 +97,9 @@ func (db *DB) EnableTOTP(ctx context.Context, userID int64, pending string, step
 // active and step is later than the last. The single writing connection
 // makes the compare and the set one step.
 func (db *DB) UseTOTPStep(ctx context.Context, userID int64, secret string, step int64) (bool, error) {
-	res, err := db.exec(ctx, `
+	n, err := db.execCount(ctx, `
 		UPDATE totp SET last_step = ?1
 		WHERE user_id = ?2 AND secret = ?3 AND secret <> '' AND last_step < ?1`, step, userID, secret)
-	if err != nil {
-		return false, fmt.Errorf("sqlite: use totp step: %w", err)
-	}
-	n, err := res.RowsAffected()
 	if err != nil {
 		return false, fmt.Errorf("sqlite: use totp step: %w", err)
 	}
@@ -114,13 +108,9 @@ func (db *DB) UseTOTPStep(ctx context.Context, userID int64, secret string, step
 
 // UseRecoveryCode marks an unused recovery code used.
 func (db *DB) UseRecoveryCode(ctx context.Context, userID int64, hash string, now time.Time) (bool, error) {
-	res, err := db.exec(ctx, `
+	n, err := db.execCount(ctx, `
 		UPDATE recovery_codes SET used_at = ?
 		WHERE user_id = ? AND code_hash = ? AND used_at IS NULL`, toDB(now), userID, hash)
-	if err != nil {
-		return false, fmt.Errorf("sqlite: use recovery code: %w", err)
-	}
-	n, err := res.RowsAffected()
 	if err != nil {
 		return false, fmt.Errorf("sqlite: use recovery code: %w", err)
 	}
@@ -188,14 +178,10 @@ func (db *DB) CountMFAAttempt(ctx context.Context, jti string, expiresAt time.Ti
 	if max < 1 {
 		return false, nil
 	}
-	res, err := db.exec(ctx, `
+	n, err := db.execCount(ctx, `
 		INSERT INTO mfa_tokens (jti, attempts, expires_at) VALUES (?1, 1, ?2)
 		ON CONFLICT (jti) DO UPDATE SET attempts = mfa_tokens.attempts + 1
 		WHERE mfa_tokens.used = 0 AND mfa_tokens.attempts < ?3`, jti, toDB(expiresAt), max)
-	if err != nil {
-		return false, fmt.Errorf("sqlite: count mfa attempt: %w", err)
-	}
-	n, err := res.RowsAffected()
 	if err != nil {
 		return false, fmt.Errorf("sqlite: count mfa attempt: %w", err)
 	}
@@ -204,15 +190,13 @@ func (db *DB) CountMFAAttempt(ctx context.Context, jti string, expiresAt time.Ti
 
 // UseMFAToken marks an mfa_token used; a second use is store.ErrTokenUsed.
 func (db *DB) UseMFAToken(ctx context.Context, jti string, expiresAt time.Time) error {
-	res, err := db.exec(ctx, `
+	n, err := db.execCount(ctx, `
 		INSERT INTO mfa_tokens (jti, used, expires_at) VALUES (?1, 1, ?2)
 		ON CONFLICT (jti) DO UPDATE SET used = 1 WHERE mfa_tokens.used = 0`, jti, toDB(expiresAt))
 	if err != nil {
 		return fmt.Errorf("sqlite: use mfa token: %w", err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("sqlite: use mfa token: %w", err)
-	} else if n == 0 {
+	if n == 0 {
 		return fmt.Errorf("sqlite: use mfa token: %w", store.ErrTokenUsed)
 	}
 	return nil

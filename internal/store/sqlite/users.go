@@ -182,13 +182,11 @@ func queryAll[T any](ctx context.Context, db *DB, scan func(scanner) (T, error),
 
 // SetPassword replaces a user's password hash.
 func (db *DB) SetPassword(ctx context.Context, userID int64, hash string) error {
-	res, err := db.exec(ctx, "UPDATE users SET password_hash = ? WHERE id = ?", hash, userID)
+	n, err := db.execCount(ctx, "UPDATE users SET password_hash = ? WHERE id = ?", hash, userID)
 	if err != nil {
 		return fmt.Errorf("sqlite: set password: %w", err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("sqlite: set password: %w", err)
-	} else if n == 0 {
+	if n == 0 {
 		return fmt.Errorf("sqlite: set password: %w", store.ErrNotFound)
 	}
 	return nil
@@ -269,13 +267,11 @@ func (db *DB) LinkIntra(ctx context.Context, userID int64, a store.IntraAccount,
 // UnlinkIntra removes the user's Intra link, or returns store.ErrNotFound
 // when there is none.
 func (db *DB) UnlinkIntra(ctx context.Context, userID int64) error {
-	res, err := db.exec(ctx, "DELETE FROM intra_links WHERE user_id = ?", userID)
+	n, err := db.execCount(ctx, "DELETE FROM intra_links WHERE user_id = ?", userID)
 	if err != nil {
 		return fmt.Errorf("sqlite: unlink intra: %w", err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("sqlite: unlink intra: %w", err)
-	} else if n == 0 {
+	if n == 0 {
 		return fmt.Errorf("sqlite: unlink intra: %w", store.ErrNotFound)
 	}
 	return nil
