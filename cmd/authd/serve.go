@@ -244,24 +244,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		limiter, lockouts = m.Limiter(limiter), m.Limiter(lockouts)
 	}
 	hasher = password.NewHasher(hashOpts)
-	accounts := account.New(account.Options{
-		Store:              st,
-		Tokens:             issuer,
-		Passwords:          hasher,
-		OnEvent:            onEvent,
-		Limiter:            lockouts,
-		Lockout:            cfg.Lockout,
-		AccessTTL:          cfg.AccessTTL,
-		RefreshTTL:         cfg.RefreshTTL,
-		IntraAutoProvision: cfg.IntraAutoProvision,
-		ReauthWindow:       cfg.ReauthWindow,
-		IdleTTL:            cfg.SessionIdleTTL,
-		RefreshRotation:    cfg.RefreshRotation,
-		ReuseInterval:      cfg.RefreshReuseInterval,
-		Secrets:            secrets,
-		TOTPIssuer:         cfg.TOTPIssuer,
-		Logger:             log,
-	})
+	opts := account.Configured(cfg)
+	opts.Store, opts.Tokens, opts.Passwords, opts.Secrets = st, issuer, hasher, secrets
+	opts.Limiter, opts.OnEvent, opts.Logger = lockouts, onEvent, log
+	accounts := account.New(opts)
 	deps := httpapi.Deps{
 		Config:   cfg,
 		Accounts: accounts,

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"time"
 
+	"authd/internal/config"
 	"authd/internal/datakey"
 	"authd/internal/password"
 	"authd/internal/requestid"
@@ -197,4 +198,22 @@ func randomID(n int) string {
 	// return an error), per its documentation since Go 1.24.
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Configured returns the Options that come from the configuration: the
+// lockout, the lifetimes and windows of sessions and tokens, rotation,
+// auto-provisioning and the TOTP issuer. The caller adds the store, the
+// keys, the hasher, the limiter and the logger.
+func Configured(cfg config.Config) Options {
+	return Options{
+		Lockout:            cfg.Lockout,
+		AccessTTL:          cfg.AccessTTL,
+		RefreshTTL:         cfg.RefreshTTL,
+		IntraAutoProvision: cfg.IntraAutoProvision,
+		ReauthWindow:       cfg.ReauthWindow,
+		IdleTTL:            cfg.SessionIdleTTL,
+		RefreshRotation:    cfg.RefreshRotation,
+		ReuseInterval:      cfg.RefreshReuseInterval,
+		TOTPIssuer:         cfg.TOTPIssuer,
+	}
 }

@@ -64,11 +64,9 @@ func benchServerWith(b *testing.B, db store.Store, env map[string]string) (http.
 		b.Fatal(err)
 	}
 	limiter := throttle.NewMemory(throttle.MemoryOptions{})
-	accounts := account.New(account.Options{
-		Store: db, Tokens: issuer, Passwords: hasher, Limiter: limiter,
-		Lockout: cfg.Lockout, AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL,
-		RefreshRotation: cfg.RefreshRotation, ReuseInterval: cfg.RefreshReuseInterval,
-	})
+	opts := account.Configured(cfg)
+	opts.Store, opts.Tokens, opts.Passwords, opts.Limiter = db, issuer, hasher, limiter
+	accounts := account.New(opts)
 	h, err := NewServer(Deps{Config: cfg, Accounts: accounts, Limiter: limiter})
 	if err != nil {
 		b.Fatal(err)

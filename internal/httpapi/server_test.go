@@ -135,24 +135,10 @@ func newTestEnvDeps(t testing.TB, edit func(*config.Config), editDeps func(*test
 	if err != nil {
 		t.Fatal(err)
 	}
-	deps.Accounts = account.New(account.Options{
-		Store:              deps.Store,
-		Tokens:             issuer,
-		Passwords:          deps.Passwords,
-		Limiter:            deps.Lockouts,
-		Lockout:            cfg.Lockout,
-		AccessTTL:          cfg.AccessTTL,
-		RefreshTTL:         cfg.RefreshTTL,
-		IntraAutoProvision: cfg.IntraAutoProvision,
-		ReauthWindow:       cfg.ReauthWindow,
-		IdleTTL:            cfg.SessionIdleTTL,
-		RefreshRotation:    cfg.RefreshRotation,
-		ReuseInterval:      cfg.RefreshReuseInterval,
-		Secrets:            secrets,
-		TOTPIssuer:         cfg.TOTPIssuer,
-		Logger:             deps.Logger,
-		Now:                clk.Now,
-	})
+	opts := account.Configured(cfg)
+	opts.Store, opts.Tokens, opts.Passwords, opts.Secrets = deps.Store, issuer, deps.Passwords, secrets
+	opts.Limiter, opts.Logger, opts.Now = deps.Lockouts, deps.Logger, clk.Now
+	deps.Accounts = account.New(opts)
 	h, err := NewServer(deps.Deps)
 	if err != nil {
 		t.Fatal(err)
