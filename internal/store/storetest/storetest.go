@@ -116,6 +116,7 @@ func Run(t *testing.T, b Backend) {
 		{"ConcurrentOpen", false, testConcurrentOpen},
 		{"RotateAcrossStores", false, testRotateAcrossStores},
 		{"TwoFactorAcrossStores", false, testTwoFactorAcrossStores},
+		{"ChangeFeed", false, testChangeFeed},
 		{"Migrations", true, testMigrations},
 		{"MigrateIsIdempotent", true, testMigrateIsIdempotent},
 		{"ConcurrentMigrate", true, testConcurrentMigrate},
