@@ -202,7 +202,13 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Grant, erro
 	if err != nil {
 		return Grant{}, fmt.Errorf("refresh: %w", ErrInvalidRefreshToken)
 	}
-	sess, u, err := s.liveSession(ctx, c.SessionID, c.Subject)
+	// Rotation decides on the session's newest refresh token, which
+	// another replica may have just replaced: it reads the database.
+	st := s.store
+	if s.opts.RefreshRotation {
+		st = s.direct
+	}
+	sess, u, err := s.liveSession(ctx, st, c.SessionID, c.Subject)
 	if errors.Is(err, errSessionGone) {
 		return Grant{}, fmt.Errorf("refresh: %w", ErrInvalidRefreshToken)
 	}
@@ -247,7 +253,7 @@ func (s *Service) rotate(ctx context.Context, c token.Claims, sess store.Session
 		}
 		// Another refresh rotated first: judge the token against the
 		// session as it left it.
-		sess, err = s.store.Session(ctx, sess.ID)
+		sess, err = s.direct.Session(ctx, sess.ID)
 		if errors.Is(err, store.ErrNotFound) {
 			return Grant{}, fmt.Errorf("refresh: %w", ErrInvalidRefreshToken)
 		}
@@ -293,7 +299,7 @@ func (s *Service) live(ctx context.Context, tok string, typ token.Type, invalid 
 	if err != nil {
 		return Principal{}, invalid
 	}
-	sess, u, err := s.liveSession(ctx, c.SessionID, c.Subject)
+	sess, u, err := s.liveSession(ctx, s.store, c.SessionID, c.Subject)
 	if errors.Is(err, errSessionGone) {
 		return Principal{}, invalid
 	}
@@ -346,23 +352,31 @@ func (s *Service) Logout(ctx context.Context, p Principal, refreshToken string, 
 var errSessionGone = errors.New("session revoked, expired or its user gone or disabled")
 
 // liveSession returns a live session, sid, of the user sub, with that
-// user, or errSessionGone.
-func (s *Service) liveSession(ctx context.Context, sid, sub string) (store.Session, store.User, error) {
+// user, or errSessionGone, as st knows them.
+func (s *Service) liveSession(ctx context.Context, st store.Store, sid, sub string) (store.Session, store.User, error) {
 	uid, err := strconv.ParseInt(sub, 10, 64)
 	if err != nil {
 		return store.Session{}, store.User{}, errSessionGone
 	}
-	sess, err := s.store.Session(ctx, sid)
+	sess, err := st.Session(ctx, sid)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Session{}, store.User{}, errSessionGone
 	}
 	if err != nil {
 		return store.Session{}, store.User{}, storeError("load session", err)
 	}
-	if !s.usable(sess, s.now()) || sess.UserID != uid {
+	now := s.now()
+	if sess.Live(now) && !s.usable(sess, now) && st != s.direct {
+		// Idle as a cached copy has it: another replica's refresh, which
+		// tells no one, may have used it since.
+		if sess, err = s.direct.Session(ctx, sid); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return store.Session{}, store.User{}, storeError("load session", err)
+		}
+	}
+	if !s.usable(sess, now) || sess.UserID != uid {
 		return store.Session{}, store.User{}, errSessionGone
 	}
-	u, err := s.store.UserByID(ctx, uid)
+	u, err := st.UserByID(ctx, uid)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Session{}, store.User{}, errSessionGone
 	}
