@@ -439,3 +439,34 @@ func TestStore(t *testing.T) {
 		},
 	})
 }
+
+// BenchmarkSessionHit is a cached session read, from every core at once:
+// what GET /auth/me/ pays instead of a query.
+func BenchmarkSessionHit(b *testing.B) {
+	db, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "authd.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	u, err := db.CreateUser(b.Context(), store.NewUser{Username: "alice"}, t0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := db.CreateSession(b.Context(), store.Session{ID: "s1", UserID: u.ID, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}); err != nil {
+		b.Fatal(err)
+	}
+	c := New(db, Options{})
+	c.Following()
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := c.Session(ctx, "s1"); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := c.UserByID(ctx, u.ID); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
