@@ -358,7 +358,7 @@ func (s *Service) liveSession(ctx context.Context, st store.Store, sid, sub stri
 	if err != nil {
 		return store.Session{}, store.User{}, errSessionGone
 	}
-	sess, err := st.Session(ctx, sid)
+	sess, u, err := st.SessionAndUser(ctx, sid)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Session{}, store.User{}, errSessionGone
 	}
@@ -369,19 +369,16 @@ func (s *Service) liveSession(ctx context.Context, st store.Store, sid, sub stri
 	if sess.Live(now) && !s.usable(sess, now) && st != s.direct {
 		// Idle as a cached copy has it: another replica's refresh, which
 		// tells no one, may have used it since.
-		if sess, err = s.direct.Session(ctx, sid); err != nil && !errors.Is(err, store.ErrNotFound) {
+		sess, u, err = s.direct.SessionAndUser(ctx, sid)
+		if errors.Is(err, store.ErrNotFound) {
+			return store.Session{}, store.User{}, errSessionGone
+		}
+		if err != nil {
 			return store.Session{}, store.User{}, storeError("load session", err)
 		}
 	}
 	if !s.usable(sess, now) || sess.UserID != uid {
 		return store.Session{}, store.User{}, errSessionGone
-	}
-	u, err := st.UserByID(ctx, uid)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Session{}, store.User{}, errSessionGone
-	}
-	if err != nil {
-		return store.Session{}, store.User{}, storeError("load user", err)
 	}
 	if u.Disabled {
 		return store.Session{}, store.User{}, errSessionGone

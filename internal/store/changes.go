@@ -56,6 +56,17 @@ type ChangeFeed interface {
 	WatchChanges(ctx context.Context, w ChangeWatcher)
 }
 
+// Qualified returns columns, a list separated by commas, each prefixed
+// with table and a dot: for a query that joins tables whose columns share
+// names.
+func Qualified(table, columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = table + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
+}
+
 // Cached is implemented by a Store that answers some reads from memory.
 type Cached interface {
 	// Uncached returns the store beneath, which reads the database.

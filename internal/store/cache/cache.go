@@ -238,6 +238,37 @@ func (c *Store) Session(ctx context.Context, id string) (store.Session, error) {
 	return s, nil
 }
 
+// SessionAndUser returns the session and its user from memory, or reads
+// both in one query and keeps them.
+func (c *Store) SessionAndUser(ctx context.Context, id string) (store.Session, store.User, error) {
+	if !c.following.Load() {
+		return c.next.SessionAndUser(ctx, id)
+	}
+	now := c.now()
+	c.mu.RLock()
+	se, ok := c.sessions[id]
+	var ue userEntry
+	if ok {
+		ue, ok = c.users[se.s.UserID]
+	}
+	c.mu.RUnlock()
+	if ok && ue.hasUser && c.fresh(se.at, now) && c.fresh(ue.at, now) {
+		return se.s, ue.u, nil
+	}
+	epoch := c.epoch.Load()
+	s, u, err := c.next.SessionAndUser(ctx, id)
+	if err != nil {
+		return s, u, err
+	}
+	c.mu.Lock()
+	if c.following.Load() && c.epoch.Load() == epoch {
+		c.keepSession(sessionEntry{s: s, at: now})
+	}
+	c.mu.Unlock()
+	c.keepUser(u.ID, epoch, now, func(e *userEntry) { e.u, e.hasUser = u, true })
+	return s, u, nil
+}
+
 // keepSession stores e, making room first when the cache is full; mu is
 // held.
 func (c *Store) keepSession(e sessionEntry) {

@@ -20,8 +20,8 @@ import (
 // can hold Session reads until released.
 type counting struct {
 	store.Store
-	sessions, users, totps atomic.Int64
-	hold                   chan chan struct{} // when set, Session sends a channel and waits on it
+	sessions, users, totps, joins atomic.Int64
+	hold                          chan chan struct{} // when set, Session sends a channel and waits on it
 }
 
 func (c *counting) Session(ctx context.Context, id string) (store.Session, error) {
@@ -33,6 +33,11 @@ func (c *counting) Session(ctx context.Context, id string) (store.Session, error
 		<-release
 	}
 	return s, err
+}
+
+func (c *counting) SessionAndUser(ctx context.Context, id string) (store.Session, store.User, error) {
+	c.joins.Add(1)
+	return c.Store.SessionAndUser(ctx, id)
 }
 
 func (c *counting) UserByID(ctx context.Context, id int64) (store.User, error) {
@@ -120,6 +125,36 @@ func TestReadsAreAnsweredFromMemory(t *testing.T) {
 	}
 	if got := f.under.sessions.Load(); got != 3 {
 		t.Errorf("an unknown session read twice reached the store %d times, want 2 (not cached)", got-1)
+	}
+}
+
+func TestSessionAndUserFromMemory(t *testing.T) {
+	f := newFixture(t, Options{})
+	for range 3 {
+		s, u, err := f.c.SessionAndUser(t.Context(), "s1")
+		if err != nil || s.ID != "s1" || u.ID != f.user.ID {
+			t.Fatalf("SessionAndUser = %+v, %+v, %v", s, u, err)
+		}
+	}
+	if got := f.under.joins.Load(); got != 1 {
+		t.Errorf("3 reads reached the store %d times, want 1", got)
+	}
+	// It fills what Session and UserByID answer, and the other way round.
+	f.session(t, "s1")
+	f.userByID(t)
+	f.session(t, "s2")
+	if _, _, err := f.c.SessionAndUser(t.Context(), "s2"); err != nil {
+		t.Fatal(err)
+	}
+	if s, u, j := f.under.sessions.Load(), f.under.users.Load(), f.under.joins.Load(); s != 1 || u != 0 || j != 1 {
+		t.Errorf("reads beneath: sessions %d, users %d, joins %d; want 1, 0, 1", s, u, j)
+	}
+	f.c.Changed(store.Change{UserID: f.user.ID})
+	if err := f.db.SetDisabled(t.Context(), f.user.ID, true, t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, u, _ := f.c.SessionAndUser(t.Context(), "s2"); !u.Disabled {
+		t.Error("the user of a cached session, told changed, is still answered from memory")
 	}
 }
 

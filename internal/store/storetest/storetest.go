@@ -70,6 +70,7 @@ func Run(t *testing.T, b Backend) {
 		{"LinkIntraSamePair", testLinkIntraSamePair},
 		{"LinkIntraConflicts", testLinkIntraConflicts},
 		{"Session", testSession},
+		{"SessionAndUser", testSessionAndUser},
 		{"SessionRevokedAtCreation", testSessionRevokedAtCreation},
 		{"SessionDuplicateID", testSessionDuplicateID},
 		{"RevokeSession", testRevokeSession},
