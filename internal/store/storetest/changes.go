@@ -11,22 +11,22 @@ import (
 	"authd/internal/store"
 )
 
-// changeRecorder is a store.ChangeWatcher that keeps what it is told, as
-// "following", "lost" and "s:<id>" or "u:<id>".
-type changeRecorder struct {
+// ChangeRecorder is a store.ChangeWatcher that keeps what it is told, as
+// "following", "lost" and "s:<id>" or "u:<id>", for the tests of feeds.
+type ChangeRecorder struct {
 	mu     sync.Mutex
 	events []string
 }
 
-func (r *changeRecorder) add(e string) {
+func (r *ChangeRecorder) add(e string) {
 	r.mu.Lock()
 	r.events = append(r.events, e)
 	r.mu.Unlock()
 }
 
-func (r *changeRecorder) Following() { r.add("following") }
-func (r *changeRecorder) Lost(error) { r.add("lost") }
-func (r *changeRecorder) Changed(c store.Change) {
+func (r *ChangeRecorder) Following() { r.add("following") }
+func (r *ChangeRecorder) Lost(error) { r.add("lost") }
+func (r *ChangeRecorder) Changed(c store.Change) {
 	if c.SessionID != "" {
 		r.add("s:" + c.SessionID)
 	} else {
@@ -34,26 +34,27 @@ func (r *changeRecorder) Changed(c store.Change) {
 	}
 }
 
-// since returns the events told from the index from on.
-func (r *changeRecorder) since(from int) []string {
+// Since returns the events told from the index from on.
+func (r *ChangeRecorder) Since(from int) []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.events[from:])
 }
 
-func (r *changeRecorder) len() int {
+// Len returns how many events were told.
+func (r *ChangeRecorder) Len() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.events)
 }
 
-// waitFor waits until the events told since from include every one of
+// WaitFor waits until the events told since from include every one of
 // want, and returns them; it fails the test after 10 seconds.
-func (r *changeRecorder) waitFor(t *testing.T, from int, want ...string) []string {
+func (r *ChangeRecorder) WaitFor(t *testing.T, from int, want ...string) []string {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		got := r.since(from)
+		got := r.Since(from)
 		missing := slices.DeleteFunc(slices.Clone(want), func(w string) bool { return slices.Contains(got, w) })
 		if len(missing) == 0 {
 			return got
@@ -67,7 +68,7 @@ func (r *changeRecorder) waitFor(t *testing.T, from int, want ...string) []strin
 
 // WatchFeed starts s's feed of changes with a recorder, waits until it
 // follows, and stops it when the test ends.
-func watchFeed(t *testing.T, s store.Store) *changeRecorder {
+func watchFeed(t *testing.T, s store.Store) *ChangeRecorder {
 	t.Helper()
 	feed, ok := s.(store.ChangeFeed)
 	if !ok {
@@ -75,7 +76,7 @@ func watchFeed(t *testing.T, s store.Store) *changeRecorder {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	r := &changeRecorder{}
+	r := &ChangeRecorder{}
 	go func() {
 		defer close(done)
 		feed.WatchChanges(ctx, r)
@@ -84,7 +85,7 @@ func watchFeed(t *testing.T, s store.Store) *changeRecorder {
 		cancel()
 		<-done
 	})
-	r.waitFor(t, 0, "following")
+	r.WaitFor(t, 0, "following")
 	return r
 }
 
@@ -142,16 +143,16 @@ func testChangeFeed(t *testing.T, b Backend) {
 		}, []string{a, "s:a5"}},
 		{"SetDisabled", func() error { return other.SetDisabled(ctx, bob.ID, true, base) }, []string{bb, "s:b1"}},
 	} {
-		from := r.len()
+		from := r.Len()
 		if err := tc.write(); err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
-		r.waitFor(t, from, tc.want...)
+		r.WaitFor(t, from, tc.want...)
 	}
 
 	// A touch alone tells nothing: the marker's revocation, made after it,
 	// is told first.
-	from := r.len()
+	from := r.Len()
 	if err := other.TouchSession(ctx, "marker", base.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
@@ -159,11 +160,11 @@ func testChangeFeed(t *testing.T, b Backend) {
 	if err := other.RevokeSession(ctx, "marker2", base); err != nil {
 		t.Fatal(err)
 	}
-	got := r.waitFor(t, from, "s:marker2")
+	got := r.WaitFor(t, from, "s:marker2")
 	if slices.Contains(got, "s:marker") {
 		t.Errorf("a touch was told as a change: %q", got)
 	}
-	if slices.Contains(r.since(0), "lost") {
-		t.Errorf("the feed was lost: %q", r.since(0))
+	if slices.Contains(r.Since(0), "lost") {
+		t.Errorf("the feed was lost: %q", r.Since(0))
 	}
 }
