@@ -131,3 +131,48 @@ func TestUserUnlink(t *testing.T) {
 		t.Error("the refused unlink removed gina's link")
 	}
 }
+
+// TestReadyzSaysWhatTheCacheDoes: /readyz says the cache follows the
+// database's changes once it does, and says nothing of a cache turned
+// off with AUTHD_CACHE_SESSIONS=0, which reads every session from the
+// database (a command's change is seen by the next request).
+func TestReadyzSaysWhatTheCacheDoes(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		size string
+		want string // "" for no "cache" at all
+	}{{"", "following"}, {"0", ""}} {
+		env := map[string]string{"AUTHD_DB": filepath.Join(t.TempDir(), "authd.db"), "AUTHD_CACHE_SESSIONS": tc.size}
+		s := mustRun(t, env)
+		c := authdtest.NewClient(t, s.URL)
+		var body map[string]string
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			r := c.Call("GET", "/readyz", "", nil)
+			body = nil
+			r.MustDecode(t, &body)
+			if r.Status != 200 {
+				t.Fatalf("AUTHD_CACHE_SESSIONS=%q: readyz = %s", tc.size, r)
+			}
+			if body["cache"] == tc.want || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if got, ok := body["cache"]; got != tc.want || ok != (tc.want != "") {
+			t.Errorf("AUTHD_CACHE_SESSIONS=%q: readyz says of the cache %q (present %v), want %q", tc.size, got, ok, tc.want)
+		}
+		if tc.size != "0" {
+			continue
+		}
+		if out, err := cli(t, env, "ivy's password\n", "user", "add", "--password-stdin", "ivy"); err != nil {
+			t.Fatalf("user add: %v\n%s", err, out)
+		}
+		access := c.MustLogin("ivy", "ivy's password").AccessToken
+		c.Me(access).Want(t, "me", 200, "")
+		if out, err := cli(t, env, "", "user", "disable", "ivy"); err != nil {
+			t.Fatalf("user disable: %v\n%s", err, out)
+		}
+		c.Me(access).Want(t, "me at once after user disable, without a cache", 401, "invalid_token")
+	}
+}
