@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -65,11 +66,11 @@ func TestBrowserTwoFactor(t *testing.T) {
 	p.shot("01-setup")
 	p.wantQR(user, secret)
 	// authd takes each 30-second step's code once; the app gives codes of
-	// successive steps, the previous one first, so the three used here
-	// seldom wait for the clock.
+	// successive steps, the previous one first while it has browserDelay
+	// left to run, so the three used here seldom wait for the clock.
 	app := authdtest.NewAuthenticator(t, secret)
 
-	p.fill("totp-code", app.Code())
+	p.fill("totp-code", app.CodeLasting(browserDelay))
 	if st := p.click("totp-confirm", "totp_confirm"); st != 200 {
 		t.Fatalf("Turn on answered %d %s", st, p.errorCode())
 	}
@@ -98,7 +99,7 @@ func TestBrowserTwoFactor(t *testing.T) {
 	if !p.visible("mfa-form") {
 		t.Fatal("the page stopped asking for the code after a malformed one")
 	}
-	p.fill("mfa-code", app.Code())
+	p.fill("mfa-code", app.CodeLasting(browserDelay))
 	p.secondFactor(rows, "after the code of the app")
 	p.shot("04-signed-in-with-a-code")
 
@@ -132,7 +133,7 @@ func TestBrowserTwoFactor(t *testing.T) {
 	p.shot("06-new-recovery-codes")
 
 	// Off, with a code of the app.
-	p.fill("totp-manage-code", app.Code())
+	p.fill("totp-manage-code", app.CodeLasting(browserDelay))
 	if st := p.click("totp-disable", "totp_disable"); st != 200 {
 		t.Fatalf("Turn off answered %d %s", st, p.errorCode())
 	}
@@ -154,6 +155,10 @@ func TestBrowserTwoFactor(t *testing.T) {
 	p.wantAccount(user, "", false)
 	p.shot("08-password-alone")
 }
+
+// browserDelay bounds the time from computing a code to authd checking
+// it: typing it, a click, the page's call, on a machine that may be busy.
+const browserDelay = 10 * time.Second
 
 // rowNamed returns the row of testdata/contract/endpoints.json of
 // that name.
