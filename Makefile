@@ -90,7 +90,8 @@ FUZZ_TARGETS := \
 	cmd/authd:FuzzRedactDSN \
 	internal/intra:FuzzIdentify \
 	internal/token:FuzzVerify \
-	internal/password:FuzzVerify
+	internal/password:FuzzVerify \
+	cmd/authd-demo/internal/qr:FuzzEncode
 FUZZTIME ?= 20s
 FUZZFLAGS ?=
 
