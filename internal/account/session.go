@@ -204,11 +204,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Grant, erro
 	}
 	// Rotation decides on the session's newest refresh token, which
 	// another replica may have just replaced: it reads the database.
-	st := s.store
-	if s.opts.RefreshRotation {
-		st = s.direct
-	}
-	sess, u, err := s.liveSession(ctx, st, c.SessionID, c.Subject)
+	sess, u, err := s.liveSession(ctx, s.opts.RefreshRotation, c.SessionID, c.Subject)
 	if errors.Is(err, errSessionGone) {
 		return Grant{}, fmt.Errorf("refresh: %w", ErrInvalidRefreshToken)
 	}
@@ -299,7 +295,7 @@ func (s *Service) live(ctx context.Context, tok string, typ token.Type, invalid 
 	if err != nil {
 		return Principal{}, invalid
 	}
-	sess, u, err := s.liveSession(ctx, s.store, c.SessionID, c.Subject)
+	sess, u, err := s.liveSession(ctx, false, c.SessionID, c.Subject)
 	if errors.Is(err, errSessionGone) {
 		return Principal{}, invalid
 	}
@@ -352,8 +348,13 @@ func (s *Service) Logout(ctx context.Context, p Principal, refreshToken string, 
 var errSessionGone = errors.New("session revoked, expired or its user gone or disabled")
 
 // liveSession returns a live session, sid, of the user sub, with that
-// user, or errSessionGone, as st knows them.
-func (s *Service) liveSession(ctx context.Context, st store.Store, sid, sub string) (store.Session, store.User, error) {
+// user, or errSessionGone, read from the database when direct, else as
+// the store's cache may know them.
+func (s *Service) liveSession(ctx context.Context, direct bool, sid, sub string) (store.Session, store.User, error) {
+	st := s.store
+	if direct {
+		st = s.direct
+	}
 	uid, err := strconv.ParseInt(sub, 10, 64)
 	if err != nil {
 		return store.Session{}, store.User{}, errSessionGone
@@ -366,7 +367,7 @@ func (s *Service) liveSession(ctx context.Context, st store.Store, sid, sub stri
 		return store.Session{}, store.User{}, storeError("load session", err)
 	}
 	now := s.now()
-	if sess.Live(now) && !s.usable(sess, now) && st != s.direct {
+	if sess.Live(now) && !s.usable(sess, now) && !direct {
 		// Idle as a cached copy has it: another replica's refresh, which
 		// tells no one, may have used it since.
 		sess, u, err = s.direct.SessionAndUser(ctx, sid)
