@@ -286,7 +286,8 @@ func mapPoints(f frame, pts []point) []point {
 // throughputChart pictures scenario 5's sweeps: for each target, the
 // highest rate it sustained and its peak throughput, beside the bare
 // handler's, with the rate each is expected to reach; the targets of each
-// backend under its name.
+// backend under its name, after the bare handler's sweep made just before
+// theirs, which they are compared with.
 type throughputChart struct {
 	Title string
 	Bare  int // the bare handler's highest rate sustained
@@ -297,6 +298,7 @@ type throughputChart struct {
 type throughputBar struct {
 	Label     string
 	Backend   string  // where authd kept its data; empty: none
+	Bare      int     // the rate of the bare handler it is compared with; 0: none
 	Sustained int     // highest rate sustained, a second
 	Peak      float64 // highest throughput of any step, latency aside
 	Target    float64 // the rate it is expected to sustain; 0: none
@@ -314,8 +316,11 @@ func (p *perfReport) throughputChart() (throughputChart, bool) {
 	c := throughputChart{Title: "Requests a second: authd on each backend against a bare net/http handler", Bare: bare.Best}
 	for _, s := range p.Sweeps {
 		b := throughputBar{Label: s.Target, Backend: s.Backend, Sustained: s.Best, Peak: s.Peak}
+		if ref, ok := p.bareFor(s.Backend); ok && !s.bare() {
+			b.Bare = ref.Best
+		}
 		if t, ok := targetOf(s.Backend, s.Target); ok {
-			b.Target, b.Ratio = t.ratio*float64(bare.Best), t.ratio
+			b.Target, b.Ratio = t.ratio*float64(b.Bare), t.ratio
 		}
 		c.Bars = append(c.Bars, b)
 	}
@@ -396,8 +401,8 @@ func (c throughputChart) writeSVG(w io.Writer) error {
 		d.el(`<rect class="sustained" x="%s" y="%s" width="%s" height="%s" fill="%s"/>`,
 			num(f.left), num(rowTop+4), num(f.x(float64(b.Sustained))-f.left), num(barsHeight-8), colorAnswered)
 		value, detail := fmt.Sprintf("%d/s", b.Sustained), fmt.Sprintf("peak %.0f/s", b.Peak)
-		if c.Bare > 0 && b.Backend != "" {
-			value += fmt.Sprintf(" = %.2f×", float64(b.Sustained)/float64(c.Bare))
+		if b.Bare > 0 {
+			value += fmt.Sprintf(" = %.2f×", float64(b.Sustained)/float64(b.Bare))
 		}
 		if b.Target > 0 {
 			d.line(f.x(b.Target), rowTop-3, f.x(b.Target), rowTop+barsHeight+3,

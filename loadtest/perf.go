@@ -137,15 +137,15 @@ func (h *harness) performance(ctx context.Context) (_ *perfReport, err error) {
 	defer bare.Close()
 	login := vegeta.Target{Method: http.MethodPost, URL: authd.URL + "/auth/login/",
 		Header: http.Header{"Content-Type": {"application/json"}}, Body: mustJSON(credentials{user, userPassword})}
-	sweeps := []sweepSpec{{name: "bare net/http handler", targets: []vegeta.Target{{Method: http.MethodGet, URL: "http://" + bare.Addr().String() + "/"}},
-		start: 500, ceil: 64000, step: stepDuration, file: "perf-bare.html", caption: "a bare handler, same body size"}}
+	bareURL := "http://" + bare.Addr().String() + "/"
+	sweeps := []sweepSpec{bareSweep(backendSQLite, "", bareURL, stepDuration, sqliteStart(bareName))}
 	sweeps = append(sweeps, readSweeps(backendSQLite, "", []string{authd.URL}, s, stepDuration, sqliteStart)...)
 	sweeps = append(sweeps, sweepSpec{name: "POST /auth/login/", backend: backendSQLite, targets: []vegeta.Target{login},
 		start: 2, ceil: 4000, step: loginStep, file: "perf-login.html", caption: "POST /auth/login/"})
 	if err := h.runSweeps(ctx, pr, sweeps); err != nil {
 		return nil, err
 	}
-	if err := h.readPathBackends(ctx, pr, authd); err != nil {
+	if err := h.readPathBackends(ctx, pr, authd, bareURL); err != nil {
 		return nil, err
 	}
 

@@ -29,11 +29,13 @@ import (
 )
 
 // The read path (GET /auth/me/, GET /auth/verify/, POST /auth/refresh/)
-// is measured in scenario 5 on each backend, against the bare handler of
-// the same run: on SQLite, by the authd of the other sweeps; on
-// PostgreSQL, by one authd on a database created for the run; and by
-// three replicas on that database, the load spread over them, with how
-// long a logout on one takes to reach the others under that load.
+// is measured in scenario 5 on each backend: on SQLite, by the authd of
+// the other sweeps; on PostgreSQL, by one authd on a database created for
+// the run; and by three replicas on that database, the load spread over
+// them, with how long a logout on one takes to reach the others under
+// that load. Each backend's sweeps come right after one of the bare
+// handler, of the same steps, which they are compared with: on a shared
+// machine, what else runs changes from one minute to the next.
 
 // The backends of the read path.
 const (
@@ -155,6 +157,17 @@ func readSweeps(backend, prefix string, bases []string, s session, step time.Dur
 	return specs
 }
 
+// bareName is the bare handler's sweeps' target.
+const bareName = "bare net/http handler"
+
+// bareSweep is the sweep of the bare handler at url that the sweeps on
+// backend are compared with, its plot perf-<prefix>bare.html.
+func bareSweep(backend, prefix, url string, step time.Duration, start int) sweepSpec {
+	return sweepSpec{name: bareName, backend: backend, targets: []vegeta.Target{{Method: http.MethodGet, URL: url}},
+		start: start, ceil: 64000, step: step, file: "perf-" + prefix + "bare.html",
+		caption: "a bare handler, same body size, before the sweeps on " + backend}
+}
+
 // sqliteStart is where the sweeps on SQLite start: a refresh writes.
 func sqliteStart(path string) int {
 	if path == "POST /auth/refresh/" {
@@ -191,10 +204,28 @@ func (h *harness) runSweeps(ctx context.Context, pr *perfReport, specs []sweepSp
 
 // label names the sweep in the report: its target, and its backend.
 func (s sweepResult) label() string {
-	if s.Backend == "" {
+	switch {
+	case s.Backend == "":
 		return s.Target
+	case s.bare():
+		return s.Target + ", before the sweeps on " + s.Backend
+	default:
+		return s.Target + " on " + s.Backend
 	}
-	return s.Target + " on " + s.Backend
+}
+
+// bare reports whether the sweep is of the bare handler.
+func (s sweepResult) bare() bool { return strings.HasPrefix(s.Target, "bare") }
+
+// bareFor returns the bare handler's sweep that those on backend are
+// compared with: the one made for them, else the first.
+func (p *perfReport) bareFor(backend string) (sweepResult, bool) {
+	for _, s := range p.Sweeps {
+		if s.bare() && s.Backend == backend && backend != "" {
+			return s, true
+		}
+	}
+	return p.sweep("bare")
 }
 
 // readPath is what scenario 5 found of the read path beside its sweeps:
@@ -253,7 +284,6 @@ func (p *perfReport) sweepOn(backend, path string) (sweepResult, bool) {
 // backend not measured has its targets' rows say why.
 func (p *perfReport) readTargetRows() []targetRow {
 	var rows []targetRow
-	bare, okBare := p.sweep("bare")
 	for _, t := range readTargets {
 		what := fmt.Sprintf("%s on %s ≥ %.1f× the bare handler", t.path, t.backend, t.ratio)
 		if b, ok := p.backend(t.backend); ok && b.Skipped != "" {
@@ -261,6 +291,7 @@ func (p *perfReport) readTargetRows() []targetRow {
 			continue
 		}
 		s, ok := p.sweepOn(t.backend, t.path)
+		bare, okBare := p.bareFor(t.backend)
 		if !ok || !okBare {
 			continue
 		}
@@ -306,7 +337,7 @@ func (p *readPath) renderReadPath(w io.Writer) {
 		return
 	}
 	pf := func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) }
-	pf("The read path on each backend, against the bare handler above (GET /auth/verify/ answers no body; the bare handler answers GET /auth/me/'s):")
+	pf("The read path on each backend, against the bare handler's sweep made just before its own, of the same steps (GET /auth/verify/ answers no body; the bare handler answers GET /auth/me/'s):")
 	pf("")
 	for _, b := range p.Backends {
 		switch {
@@ -333,15 +364,16 @@ func (p *readPath) renderReadPath(w io.Writer) {
 }
 
 // readPathBackends notes how the read path ran on SQLite, by sqlite,
-// whose sweeps are done, then measures it on PostgreSQL.
-func (h *harness) readPathBackends(ctx context.Context, pr *perfReport, sqlite *authdtest.Server) error {
+// whose sweeps are done, then measures it on PostgreSQL, against the bare
+// handler at bareURL.
+func (h *harness) readPathBackends(ctx context.Context, pr *perfReport, sqlite *authdtest.Server, bareURL string) error {
 	cache, err := cachesOf(ctx, []*authdtest.Server{sqlite}, false)
 	if err != nil {
 		return err
 	}
 	pr.Backends = append(pr.Backends, backendRun{Name: backendSQLite,
 		Setup: "one authd, the one of the other measurements, on a file of its own; steps of " + stepDuration.String(), Cache: cache + " after the sweeps"})
-	return h.postgresReadPath(ctx, pr)
+	return h.postgresReadPath(ctx, pr, bareURL)
 }
 
 // postgresReadPath measures the read path on PostgreSQL: one authd, then
@@ -349,7 +381,7 @@ func (h *harness) readPathBackends(ctx context.Context, pr *perfReport, sqlite *
 // after. Without a server to create it on, it says why in the report and
 // measures nothing there; a failure once the database exists is the
 // run's.
-func (h *harness) postgresReadPath(ctx context.Context, pr *perfReport) (err error) {
+func (h *harness) postgresReadPath(ctx context.Context, pr *perfReport, bareURL string) (err error) {
 	skip := func(why string) {
 		h.progress("scenario 5 PostgreSQL: not measured: %s", why)
 		pr.Backends = append(pr.Backends, backendRun{Name: backendPostgres, Skipped: why}, backendRun{Name: backendCluster, Skipped: why})
@@ -379,18 +411,20 @@ func (h *harness) postgresReadPath(ctx context.Context, pr *perfReport) (err err
 		return err
 	}
 	err = h.measureBackend(ctx, pr, single, user, true, func(bases []string, s session) []sweepSpec {
-		return readSweeps(backendPostgres, "postgres-", bases, s, backendStep, h.startFrom(pr, backendSQLite))
+		start := h.startFrom(pr, backendSQLite)
+		return append([]sweepSpec{bareSweep(backendPostgres, "postgres-", bareURL, backendStep, start(bareName))},
+			readSweeps(backendPostgres, "postgres-", bases, s, backendStep, start)...)
 	})
 	if err := errors.Join(err, single.stop()); err != nil {
 		return err
 	}
-	return h.clusterReadPath(ctx, pr, db, user)
+	return h.clusterReadPath(ctx, pr, db, user, bareURL)
 }
 
 // clusterReadPath measures GET /auth/me/ on clusterSize replicas on db,
 // sharing the Redis of -redis when it answers, the load spread over them,
 // then times revocations under that load.
-func (h *harness) clusterReadPath(ctx context.Context, pr *perfReport, db *database, user string) (err error) {
+func (h *harness) clusterReadPath(ctx context.Context, pr *perfReport, db *database, user, bareURL string) (err error) {
 	settings := perfSettings(db.url, h.hashPool(clusterSize))
 	var shared string
 	if rd, why := sharedRedis(ctx, h.opts.redis); rd != nil {
@@ -411,7 +445,9 @@ func (h *harness) clusterReadPath(ctx context.Context, pr *perfReport, db *datab
 	var s session
 	err = h.measureBackend(ctx, pr, cl, user, false, func(bases []string, sess session) []sweepSpec {
 		s = sess
-		return readSweeps(backendCluster, "cluster-", bases, sess, backendStep, h.startFrom(pr, backendPostgres), "GET /auth/me/")
+		start := h.startFrom(pr, backendPostgres)
+		return append([]sweepSpec{bareSweep(backendCluster, "cluster-", bareURL, backendStep, start(bareName))},
+			readSweeps(backendCluster, "cluster-", bases, sess, backendStep, start, "GET /auth/me/")...)
 	})
 	if err != nil {
 		return err

@@ -90,6 +90,26 @@ func TestStartFrom(t *testing.T) {
 	}
 }
 
+func TestBareFor(t *testing.T) {
+	t.Parallel()
+	pr := &perfReport{Sweeps: []sweepResult{
+		{Target: bareName, Backend: backendSQLite, Best: 1},
+		{Target: "GET /auth/me/", Backend: backendSQLite},
+		{Target: bareName, Backend: backendPostgres, Best: 2},
+		{Target: "GET /auth/me/", Backend: backendPostgres},
+		{Target: "GET /auth/me/", Backend: backendCluster},
+	}}
+	// Each backend's own, else the first.
+	for backend, want := range map[string]int{backendSQLite: 1, backendPostgres: 2, backendCluster: 1, "": 1} {
+		if got, ok := pr.bareFor(backend); !ok || got.Best != want {
+			t.Errorf("bare handler for %q: %+v, want the one of %d/s", backend, got, want)
+		}
+	}
+	if _, ok := (&perfReport{Sweeps: pr.Sweeps[1:2]}).bareFor(backendSQLite); ok {
+		t.Error("a bare handler found among sweeps without one")
+	}
+}
+
 func TestPercentiles(t *testing.T) {
 	t.Parallel()
 	var d []time.Duration

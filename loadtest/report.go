@@ -338,10 +338,10 @@ func (pr *perfReport) render(w io.Writer) {
 	p("")
 	p("vegeta at increasing rates, %s a step (logins %s): doubling, then bisecting %d times. A rate is sustained when every answer is 200, p99 stays under %s and the client sent at least %.0f%% of it; a rate fails when two attempts fail. The bare handler runs in the harness's process and answers a body of the same size as GET /auth/me/'s. Logins are also measured at saturation (a fixed number in flight, the hashing pool kept busy), right after raw hashing with authd's parameters in the harness, and that is the rate compared with raw hashing. Targets are reported, not failed on.", stepDuration, loginStep, refineSteps, latencyBudget, sentRatio*100)
 	p("")
-	bare, _ := pr.sweep("bare")
 	p("| target | highest rate sustained | p99 there | ratio to the bare handler | peak throughput |")
 	p("|---|---:|---:|---:|---:|")
 	for _, s := range pr.Sweeps {
+		bare, _ := pr.bareFor(s.Backend)
 		ratio := "-"
 		if bare.Best > 0 {
 			ratio = fmt.Sprintf("%.2f×", float64(s.Best)/float64(bare.Best))
