@@ -64,10 +64,11 @@ const (
 	revocations        = 100
 	revocationDeadline = 5 * time.Second
 	// revocationLoad is the share of the replicas' highest sustained
-	// rate sent to them while the revocations are timed, for at most
-	// revocationLoadFor.
+	// rate sent to them while the revocations are timed, from
+	// revocationWarmUp before the first, for at most revocationLoadFor.
 	revocationLoad    = 0.8
 	revocationLoadFor = 90 * time.Second
+	revocationWarmUp  = time.Second
 	// revocationPromise is the README's bound on a revocation's p99.
 	revocationPromise = 100 * time.Millisecond
 	// cacheWait bounds the wait for an authd's cache to follow the
@@ -682,6 +683,13 @@ func (h *harness) revocationLatency(ctx context.Context, replicas []*authdtest.S
 	}
 	defer stop()
 
+	// The load reaches its rate before the first logout.
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-loaded:
+	case <-time.After(revocationWarmUp):
+	}
 	probe := newClient(2*time.Second, 0)
 	defer probe.CloseIdleConnections()
 	p := newPrep(replicas[0], h.audit)
