@@ -7,6 +7,7 @@
 //
 //	go run ./loadtest         # the contract's default rates, about four minutes
 //	go run ./loadtest -quick  # the same counts per second instead, for CI
+//	go run ./loadtest -only perf  # scenario 5 alone
 //
 // It writes report.md under loadtest/out/<mode>/ with, beside it, an SVG
 // chart per throttle scope that the report shows (the answered requests
@@ -15,6 +16,15 @@
 // latency plots. It prints a line per scenario as it goes, and exits
 // non-zero when a throttle or cookie assertion fails. Throughput targets
 // are reported, never failed on: a shared machine is too noisy for that.
+//
+// Scenario 5 measures the read path (GET /auth/me/, GET /auth/verify/,
+// POST /auth/refresh/) on SQLite, then on PostgreSQL: on a database it
+// creates on the server of -postgres ($AUTHD_TEST_POSTGRES_URL, else the
+// local one) and drops after, one authd, then three replicas sharing the
+// Redis of -redis ($AUTHD_TEST_REDIS_URL, else the local one) under a key
+// prefix of the run's own, with the load spread over them and the time
+// a logout on one takes to reach the others. When no PostgreSQL answers,
+// the report says so and the run goes on without it.
 //
 // Run it from the repository root. Every address is on loopback, every
 // attack is bounded in rate, count and time, and the processes it starts
@@ -36,6 +46,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -73,6 +84,11 @@ type options struct {
 	// metricsAddr, when set, is the throttled authd's AUTHD_METRICS_ADDR,
 	// for watching its metrics during the run.
 	metricsAddr string
+	// only, when not empty, names the scenarios to run (scenarioKeys).
+	only []string
+	// postgres is the server scenario 5 creates its database on, redis
+	// the one its replicas share; empty: none.
+	postgres, redis string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -87,13 +103,28 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.out, "out", filepath.Join("loadtest", "out"), "`directory` of the report and plots (a folder per mode inside)")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "AUTHD_METRICS_ADDR of the throttled authd (`host:port`), to watch its /metrics during the run; empty: none")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (programs built, databases, process logs) even when the run passes")
+	only := fs.String("only", "", "run only these scenarios, separated by commas: scopes, burst, cookies, perf (a partial run)")
+	fs.StringVar(&o.postgres, "postgres", envOr(postgresVar, defaultPostgres),
+		"PostgreSQL `URL` of a role that may create databases, where scenario 5 creates one for the run ($"+postgresVar+" when set); empty: SQLite only")
+	fs.StringVar(&o.redis, "redis", envOr(redisVar, defaultRedis),
+		"Redis `URL` the replicas of scenario 5 share, under a key prefix of the run's own ($"+redisVar+" when set); empty: none")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	return o, nil
+	var err error
+	o.only, err = parseOnly(*only)
+	return o, err
+}
+
+// envOr is the environment variable key, or def when it is unset or empty.
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
 }
 
 // mode holds what differs between the quick and the full run.
@@ -200,6 +231,9 @@ type harness struct {
 
 func (h *harness) run(ctx context.Context) (err error) {
 	list := h.scenarios()
+	if len(list) == 0 {
+		return fmt.Errorf("no scenario to run in %s mode with -only %s", h.mode.name, strings.Join(h.opts.only, ","))
+	}
 	if err := h.setUp(); err != nil {
 		h.notRun(list)
 		return err

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 )
 
 // scenario is one part of a run: it attacks authd, checks what it saw and
@@ -22,7 +24,36 @@ func (h *harness) scenarios() []scenario {
 	if h.mode.name == "full" && h.opts.perf {
 		list = append(list, perfScenario{})
 	}
-	return list
+	if len(h.opts.only) == 0 {
+		return list
+	}
+	return slices.DeleteFunc(list, func(sc scenario) bool {
+		return !slices.ContainsFunc(h.opts.only, func(key string) bool { return scenarioKeys[key] == sc })
+	})
+}
+
+// scenarioKeys name the scenarios for -only.
+var scenarioKeys = map[string]scenario{
+	"scopes":  scopeScenario{},
+	"burst":   burstScenario{},
+	"cookies": cookieScenario{},
+	"perf":    perfScenario{},
+}
+
+// parseOnly reads -only: scenario keys, separated by commas.
+func parseOnly(v string) ([]string, error) {
+	var keys []string
+	for k := range strings.SplitSeq(v, ",") {
+		k = strings.TrimSpace(k)
+		if k == "" {
+			continue
+		}
+		if _, ok := scenarioKeys[k]; !ok {
+			return nil, fmt.Errorf("-only: no scenario %q (scopes, burst, cookies, perf)", k)
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
 }
 
 // runScenarios runs each scenario in turn and adds its section to the

@@ -67,6 +67,39 @@ func TestScenarios(t *testing.T) {
 	}
 }
 
+func TestOnly(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		only string
+		mode mode
+		want []string
+		err  bool
+	}{
+		{"perf", fullMode, []string{"scenario 5, throughput and latency"}, false},
+		{"cookies, scopes", fullMode, []string{"scenarios 1 and 2, every scope from two clients at once", "scenario 4, cookie transitions"}, false},
+		{"perf", quickMode, nil, false},
+		{"perf,nothing", fullMode, nil, true},
+	}
+	for _, tt := range tests {
+		only, err := parseOnly(tt.only)
+		if (err != nil) != tt.err {
+			t.Errorf("-only %q: error %v, want one: %v", tt.only, err, tt.err)
+		}
+		if err != nil {
+			continue
+		}
+		h, _ := mustHarness(t, tt.mode, true)
+		h.opts.only = only
+		var got []string
+		for _, sc := range h.scenarios() {
+			got = append(got, sc.name())
+		}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("-only %q in %s mode: scenarios (-want +got):\n%s", tt.only, tt.mode.name, diff)
+		}
+	}
+}
+
 func TestRunScenarios(t *testing.T) {
 	t.Parallel()
 	t.Run("every scenario runs", func(t *testing.T) {
