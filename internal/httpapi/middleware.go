@@ -83,6 +83,10 @@ func (s *Server) withHeaders(next http.Handler) http.Handler {
 	})
 }
 
+// browserHeaders are the headers of withHeaders that only a browser
+// reads, for a page.
+var browserHeaders = []string{"X-Content-Type-Options", "Referrer-Policy", "X-Frame-Options", "Content-Security-Policy"}
+
 // The values of the headers every answer carries (see withHeaders).
 var (
 	valueNoStore    = []string{"no-store"}
