@@ -20,6 +20,25 @@ import (
 // (its entries' age, 30 s, is longer), not a timing.
 const revocationDeadline = 5 * time.Second
 
+// untilStatus calls try until it answers status, and returns how long
+// that took; it fails the test after revocationDeadline. A revocation on
+// one replica reaches the others' caches through the database's
+// notification, a few milliseconds after the revoking call returned.
+func untilStatus(t *testing.T, what string, status int, try func() int) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		got := try()
+		if got == status {
+			return time.Since(start)
+		}
+		if time.Since(start) > revocationDeadline {
+			t.Fatalf("%s: still %d after %v, want %d", what, got, revocationDeadline, status)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // cachedSettings are the replicas' settings for the tests of the cache:
 // throttles out of the way, cheap enough hashing for hundreds of logins.
 func cachedSettings(dbURL, redisURL, prefix string) []string {
