@@ -2,13 +2,19 @@ package httpapi
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/argon2"
 
 	"authd/internal/account"
 	"authd/internal/config"
@@ -41,8 +47,15 @@ func benchServerOn(b *testing.B, db store.Store) (http.Handler, *password.Hasher
 	return benchServerWith(b, db, nil)
 }
 
-// benchServerWith is benchServerOn with settings of env.
+// benchServerWith is benchServerOn with settings of env, and a hashing
+// pool of one slot.
 func benchServerWith(b *testing.B, db store.Store, env map[string]string) (http.Handler, *password.Hasher, string) {
+	b.Helper()
+	return benchServerHashing(b, db, env, password.Options{Concurrency: 1})
+}
+
+// benchServerHashing is benchServerWith with a Hasher of hashing.
+func benchServerHashing(b *testing.B, db store.Store, env map[string]string, hashing password.Options) (http.Handler, *password.Hasher, string) {
 	b.Helper()
 	cfg, err := config.Load(nil, func(k string) string { return env[k] })
 	if err != nil {
@@ -55,7 +68,7 @@ func benchServerWith(b *testing.B, db store.Store, env map[string]string) (http.
 	if err != nil {
 		b.Fatal(err)
 	}
-	hasher := password.NewHasher(password.Options{Concurrency: 1})
+	hasher := password.NewHasher(hashing)
 	hash, err := hasher.Hash(context.Background(), "bench-password")
 	if err != nil {
 		b.Fatal(err)
@@ -102,10 +115,109 @@ func BenchmarkLoginHashOnly(b *testing.B) {
 	}
 }
 
+// BenchmarkLoginSaturated is logins keeping a hashing pool of two busy,
+// four at a time: with the Go runtime left alone (memory=off), and as
+// authd runs by default (memory=auto: the memory limit of the pool, and a
+// collection as each hash ends); argon2id-alone is the hashes of two
+// goroutines with nothing else. Logins a second over hashes a second is
+// the share of the machine a login spends hashing.
+func BenchmarkLoginSaturated(b *testing.B) {
+	const pool = 2
+	b.Run("argon2id-alone", func(b *testing.B) {
+		p := password.DefaultParams
+		b.SetParallelism(max(1, pool/runtime.GOMAXPROCS(0)))
+		b.RunParallel(func(pb *testing.PB) {
+			salt := make([]byte, p.SaltLen)
+			for pb.Next() {
+				argon2.IDKey([]byte("bench-password"), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+			}
+		})
+	})
+	for _, tc := range []struct {
+		name    string
+		limit   int64
+		reclaim func()
+	}{
+		{"memory=off", math.MaxInt64, nil},
+		{"memory=auto", config.AutoMemoryLimit(password.Options{Concurrency: pool}.PoolMemory()), runtime.GC},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { db.Close() })
+			h, _, _ := benchServerHashing(b, db, nil, password.Options{Concurrency: pool, Reclaim: tc.reclaim})
+			defer debug.SetMemoryLimit(debug.SetMemoryLimit(tc.limit))
+			runtime.GC()
+			b.SetParallelism(max(1, 2*pool/runtime.GOMAXPROCS(0)))
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					req := httptest.NewRequest("POST", "/auth/login/", strings.NewReader(`{"username":"bench","password":"bench-password"}`))
+					req.Header.Set("Content-Type", "application/json")
+					rec := httptest.NewRecorder()
+					h.ServeHTTP(rec, req)
+					if rec.Code != 200 {
+						b.Errorf("login = %d %s", rec.Code, rec.Body)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
 // BenchmarkMe is an authenticated request: token verification, a session
 // and a user lookup.
 func BenchmarkMe(b *testing.B) {
 	h, _, _ := benchServer(b)
+	benchMe(b, h)
+}
+
+// BenchmarkMeBesideLogins is BenchmarkMe while two logins at a time keep
+// a hashing pool of two busy, with the Go runtime left alone (memory=off)
+// and as authd runs by default (memory=auto, as in
+// BenchmarkLoginSaturated): the memory limit and the collection after
+// each hash must not slow the requests that do not hash.
+func BenchmarkMeBesideLogins(b *testing.B) {
+	const pool = 2
+	for _, tc := range []struct {
+		name    string
+		limit   int64
+		reclaim func()
+	}{
+		{"memory=off", math.MaxInt64, nil},
+		{"memory=auto", config.AutoMemoryLimit(password.Options{Concurrency: pool}.PoolMemory()), runtime.GC},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { db.Close() })
+			h, _, _ := benchServerHashing(b, db, nil, password.Options{Concurrency: pool, Reclaim: tc.reclaim})
+			defer debug.SetMemoryLimit(debug.SetMemoryLimit(tc.limit))
+			ctx, stop := context.WithCancel(context.Background())
+			var wg sync.WaitGroup
+			for range pool {
+				wg.Go(func() {
+					for ctx.Err() == nil {
+						req := httptest.NewRequest("POST", "/auth/login/", strings.NewReader(`{"username":"bench","password":"bench-password"}`))
+						req.Header.Set("Content-Type", "application/json")
+						h.ServeHTTP(httptest.NewRecorder(), req)
+					}
+				})
+			}
+			defer wg.Wait()
+			defer stop()
+			benchMe(b, h)
+		})
+	}
+}
+
+// benchMe logs the bench user in on h and measures GET /auth/me/.
+func benchMe(b *testing.B, h http.Handler) {
 	req := httptest.NewRequest("POST", "/auth/login/", strings.NewReader(`{"username":"bench","password":"bench-password"}`))
 	req.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()
