@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // peakRSS is the VmHWM of a process (its resident set's high-water mark)
@@ -54,4 +55,56 @@ func cpuModel() string {
 		}
 	}
 	return runtime.GOARCH
+}
+
+// loadAverage is the machine's load average over 1, 5 and 15 minutes, or
+// "" when it cannot be read.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], ", ")
+}
+
+// clockTick is the unit of the CPU times of /proc/<pid>/stat: USER_HZ,
+// 100 on Linux whatever the kernel's own tick.
+const clockTick = 10 * time.Millisecond
+
+// cpuTime is the CPU time a process has used, user and system, from
+// /proc.
+func cpuTime(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	return statCPU(b)
+}
+
+// statCPU reads utime and stime from a /proc/<pid>/stat line: the 14th
+// and 15th fields, counted after the command name, which is in
+// parentheses and may hold spaces.
+func statCPU(stat []byte) (time.Duration, error) {
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, errors.New("stat: no command name")
+	}
+	f := strings.Fields(string(stat[i+1:]))
+	// f[0] is the state, the 3rd field; utime is the 14th.
+	if len(f) < 13 {
+		return 0, errors.New("stat: too few fields")
+	}
+	var ticks int64
+	for _, v := range f[11:13] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("stat: %w", err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * clockTick, nil
 }

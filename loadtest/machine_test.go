@@ -1,6 +1,9 @@
 package main
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestStatusField(t *testing.T) {
 	t.Parallel()
@@ -14,5 +17,19 @@ func TestStatusField(t *testing.T) {
 	}
 	if _, err := statusField([]byte("VmHWM:\t12 MB\n"), "VmHWM"); err == nil {
 		t.Error("statusField accepted a unit other than kB")
+	}
+}
+
+func TestStatCPU(t *testing.T) {
+	t.Parallel()
+	stat := []byte("4242 (authd (serve)) S 1 4242 4242 0 -1 4194560 3000 0 0 0 250 75 0 0 20 0 9 0 100 1000000 4000 18446744073709551615\n")
+	got, err := statCPU(stat)
+	if err != nil || got != 3250*time.Millisecond {
+		t.Errorf("statCPU = %v, %v; want 3.25s (250 + 75 ticks)", got, err)
+	}
+	for _, bad := range []string{"4242 authd S 1", "4242 (authd) S 1 2 3", "4242 (authd) S 1 4242 4242 0 -1 4194560 3000 0 0 0 x 75 0"} {
+		if _, err := statCPU([]byte(bad)); err == nil {
+			t.Errorf("statCPU(%q) read a time", bad)
+		}
 	}
 }

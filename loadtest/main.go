@@ -7,6 +7,7 @@
 //
 //	go run ./loadtest         # the contract's default rates, about four minutes
 //	go run ./loadtest -quick  # the same counts per second instead, for CI
+//	go run ./loadtest -only memory  # scenario 5's memory and login measurements alone, about three minutes
 //
 // It writes report.md under loadtest/out/<mode>/ with, beside it, an SVG
 // chart per throttle scope that the report shows (the answered requests
@@ -36,6 +37,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -73,7 +75,16 @@ type options struct {
 	// metricsAddr, when set, is the throttled authd's AUTHD_METRICS_ADDR,
 	// for watching its metrics during the run.
 	metricsAddr string
+	// only, when set, names the one part of the run to run: onlyMemory.
+	only string
+	// authdEnv are settings (KEY=VALUE) added to those of the authd whose
+	// performance is measured, to compare runtime settings (GOGC=50).
+	authdEnv []string
 }
+
+// onlyMemory is the -only value that runs scenario 5's memory and login
+// measurements alone.
+const onlyMemory = "memory"
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
@@ -87,11 +98,25 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.out, "out", filepath.Join("loadtest", "out"), "`directory` of the report and plots (a folder per mode inside)")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "AUTHD_METRICS_ADDR of the throttled authd (`host:port`), to watch its /metrics during the run; empty: none")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (programs built, databases, process logs) even when the run passes")
+	fs.StringVar(&o.only, "only", "", "in full mode, run only one part: "+onlyMemory+" (scenario 5's memory and login measurements, about three minutes: peak and idle RSS, logins against raw argon2id, login latency at a steady rate, GET /auth/me/ with and without the memory limit)")
+	fs.Func("authd-env", "a setting `KEY=VALUE` added to the environment of the authd that scenario 5 measures (GOGC=50, AUTHD_MEMORY_LIMIT=off); repeat it for more", func(v string) error {
+		if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
+			return errors.New("want KEY=VALUE")
+		}
+		o.authdEnv = append(o.authdEnv, v)
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	switch {
+	case o.only != "" && o.only != onlyMemory:
+		return o, fmt.Errorf("-only %q: want %s", o.only, onlyMemory)
+	case o.only != "" && (o.quick || !o.perf):
+		return o, errors.New("-only runs a part of scenario 5, which runs in full mode with -perf only")
 	}
 	return o, nil
 }
@@ -146,7 +171,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rep := &report{Mode: m.name, Started: started, GoVersion: runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0), CPU: cpuModel()}
+	rep := &report{Mode: m.name, Started: started, GoVersion: runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0), CPU: cpuModel(),
+		LoadStart: loadAverage()}
 	progress := func(format string, a ...any) {
 		fmt.Fprintf(stdout, "%s  %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, a...))
 	}
@@ -166,7 +192,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		// Interrupted: the last complete report stays.
 		return fmt.Errorf("interrupted: %w", context.Cause(ctx))
 	}
-	rep.Elapsed = time.Since(started)
+	rep.Elapsed, rep.LoadEnd = time.Since(started), loadAverage()
 	if werr := writeReport(filepath.Join(out, "report.md"), rep); werr != nil && err == nil {
 		err = werr
 	}

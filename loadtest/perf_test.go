@@ -1,11 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
@@ -103,5 +105,88 @@ func TestPerfTargets(t *testing.T) {
 	}
 	if want := []bool{true, false, true, true}; !slices.Equal(got, want) {
 		t.Errorf("met %v, want %v: %+v", got, want, p.targets())
+	}
+}
+
+func TestPerfTargetsOfMemory(t *testing.T) {
+	t.Parallel()
+	p := sampleReport().Sections[3].(*perfReport)
+	var got []string
+	for _, r := range p.targets() {
+		got = append(got, fmt.Sprintf("%s: %s", passLabel(r.Met), r.What))
+	}
+	want := []string{
+		"FAIL: GET /auth/me/ ≥ 0.8× the bare handler",
+		"PASS: POST /auth/login/ ≥ 0.9× raw argon2id hashes/s",
+		"FAIL: POST /auth/login/ p99 ≤ 1.5× the median at a steady 18/s",
+		"PASS: peak RSS under 200 concurrent logins ≤ pool 2 × 19.0 MiB + 64.0 MiB",
+		"PASS: RSS 1m0s after the last of those logins ≤ 50.0 MiB",
+		"FAIL: GET /auth/me/ ≥ 0.95× an authd with Go's defaults (AUTHD_MEMORY_LIMIT=off)",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("targets (-want +got):\n%s", diff)
+	}
+	p.RSSIdle = idleGoal + 1
+	p.Steady.P99 = 105 * time.Millisecond
+	p.Me.Rounds[5].Throughput = 2050
+	got = nil
+	for _, r := range p.targets() {
+		got = append(got, passLabel(r.Met))
+	}
+	if diff := cmp.Diff([]string{"FAIL", "PASS", "PASS", "PASS", "FAIL", "PASS"}, got); diff != "" {
+		t.Errorf("targets after the changes (-want +got):\n%s", diff)
+	}
+}
+
+func TestMeComparison(t *testing.T) {
+	t.Parallel()
+	c := &meComparison{Rounds: []meRound{
+		{Measured: true, Throughput: 900}, {Measured: false, Throughput: 1000},
+		{Measured: true, Throughput: 1100}, {Measured: false, Throughput: 3000},
+		{Measured: true, Throughput: 950}, {Measured: false, Throughput: 800},
+		{Measured: true, Logins: true, Throughput: 500}, {Measured: false, Logins: true, Throughput: 400},
+		{Measured: true, Logins: true, Throughput: 700}, {Measured: false, Logins: true, Throughput: 600},
+	}}
+	for _, tt := range []struct {
+		measured, logins bool
+		want             float64
+	}{{true, false, 950}, {false, false, 1000}, {true, true, 600}, {false, true, 500}} {
+		if got := c.median(tt.measured, tt.logins); got != tt.want {
+			t.Errorf("median(measured %v, logins %v) = %v, want %v", tt.measured, tt.logins, got, tt.want)
+		}
+	}
+	if got := c.ratio(true); got != 1.2 {
+		t.Errorf("ratio beside logins = %v, want 1.2", got)
+	}
+	if got := (&meComparison{}).ratio(false); got != 0 {
+		t.Errorf("ratio without rounds = %v, want 0", got)
+	}
+}
+
+func TestWithSettings(t *testing.T) {
+	t.Parallel()
+	got := withSettings([]string{"AUTHD_DB=a.db", "GOGC=100", "AUTHD_HASH_CONCURRENCY=2"}, "GOGC=50", "AUTHD_MEMORY_LIMIT=off", "GOMEMLIMIT=")
+	want := []string{"AUTHD_DB=a.db", "AUTHD_HASH_CONCURRENCY=2", "GOGC=50", "AUTHD_MEMORY_LIMIT=off", "GOMEMLIMIT="}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("withSettings (-want +got):\n%s", diff)
+	}
+}
+
+func TestLoggedField(t *testing.T) {
+	t.Parallel()
+	log := `# bin/authd serve
+127.0.0.1:4000
+{"level":"INFO","msg":"imported Django password hashes weighed","memory_limit":"not this one"}
+{"level":"INFO","msg":"listening","addr":"127.0.0.1:4000","memory_limit":"70 MiB (auto: hashing pool 38 MiB + 32 MiB)"}
+{"level":"INFO","msg":"listening","memory_limit":"nor this one"}
+`
+	if got, want := loggedField(log, "memory_limit"), "70 MiB (auto: hashing pool 38 MiB + 32 MiB)"; got != want {
+		t.Errorf("loggedField = %q, want %q", got, want)
+	}
+	if got := loggedField(log, "gogc"); got != "" {
+		t.Errorf("loggedField of a field not logged = %q, want empty", got)
+	}
+	if got := loggedField("127.0.0.1:4000\n", "memory_limit"); got != "" {
+		t.Errorf("loggedField without a listening line = %q, want empty", got)
 	}
 }

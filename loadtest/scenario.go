@@ -18,6 +18,9 @@ type scenario interface {
 // scenarios are the run's scenarios, in the order they run and are
 // reported.
 func (h *harness) scenarios() []scenario {
+	if h.opts.only == onlyMemory {
+		return []scenario{perfScenario{}}
+	}
 	list := []scenario{scopeScenario{}, burstScenario{}, cookieScenario{}}
 	if h.mode.name == "full" && h.opts.perf {
 		list = append(list, perfScenario{})

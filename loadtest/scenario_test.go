@@ -65,6 +65,33 @@ func TestScenarios(t *testing.T) {
 			t.Errorf("%s: scenarios (-want +got):\n%s", tt.name, diff)
 		}
 	}
+	h, _ := mustHarness(t, fullMode, true)
+	h.opts.only = onlyMemory
+	if diff := cmp.Diff([]string{"scenario 5, throughput and latency"}, names(h.scenarios())); diff != "" {
+		t.Errorf("-only memory: scenarios (-want +got):\n%s", diff)
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	t.Parallel()
+	o, err := parseFlags([]string{"-only", "memory", "-authd-env", "GOGC=50", "-authd-env", "AUTHD_MEMORY_LIMIT=off"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.only != onlyMemory || !cmp.Equal(o.authdEnv, []string{"GOGC=50", "AUTHD_MEMORY_LIMIT=off"}) {
+		t.Errorf("options %+v, want -only memory and both settings", o)
+	}
+	for _, args := range [][]string{
+		{"-only", "throttles"},
+		{"-only", "memory", "-quick"},
+		{"-only", "memory", "-perf=false"},
+		{"-authd-env", "GOGC"},
+		{"-authd-env", "=50"},
+	} {
+		if _, err := parseFlags(args, io.Discard); err == nil {
+			t.Errorf("parseFlags(%q) accepted them", args)
+		}
+	}
 }
 
 func TestRunScenarios(t *testing.T) {
