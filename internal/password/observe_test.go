@@ -265,20 +265,21 @@ func TestPoolMemory(t *testing.T) {
 	}
 }
 
-// TestReclaim: Reclaim runs after each argon2id hash, in its slot, and
-// not after a pbkdf2 one, which allocates next to nothing.
+// TestReclaim: Reclaim runs after each argon2id hash and not after a
+// pbkdf2 one, which allocates next to nothing.
 func TestReclaim(t *testing.T) {
 	t.Parallel()
-	var calls, outside atomic.Int64
-	var h *Hasher
-	h = NewHasher(Options{Params: fastParams, Concurrency: 1, Reclaim: func() {
-		calls.Add(1)
-		if h.InFlight() != 1 {
-			outside.Add(1)
-		}
-	}})
+	var calls atomic.Int64
+	h := NewHasher(Options{Params: fastParams, Concurrency: 1, Reclaim: func() { calls.Add(1) }})
 	argon := mustHash(t, h, "correct horse")
 	django := djangoHashOf(t, "correct horse", "salt", 300)
+	// Each call's Reclaim has run once the next call has had the slot.
+	settled := func() int64 {
+		if err := h.compute(t.Context(), work{alg: "none"}, func() {}); err != nil {
+			t.Fatal(err)
+		}
+		return calls.Load()
+	}
 	for _, tc := range []struct {
 		name string
 		run  func()
@@ -289,13 +290,45 @@ func TestReclaim(t *testing.T) {
 		{"Verify of an unknown user", func() { mustVerify(t, h, "correct horse", "") }, 1},
 		{"Verify of a Django hash", func() { mustVerify(t, h, "correct horse", django) }, 0},
 	} {
-		before := calls.Load()
+		before := settled()
 		tc.run()
-		if got := calls.Load() - before; got != tc.want {
+		if got := settled() - before; got != tc.want {
 			t.Errorf("%s: Reclaim called %d times, want %d", tc.name, got, tc.want)
 		}
 	}
-	if n := outside.Load(); n != 0 {
-		t.Errorf("Reclaim called %d times without the slot held", n)
+}
+
+// TestReclaimHoldsTheSlot: the caller whose hash is done does not wait
+// for Reclaim, and the next caller gets the slot only once it returns.
+func TestReclaimHoldsTheSlot(t *testing.T) {
+	t.Parallel()
+	reclaiming, done := make(chan struct{}), make(chan struct{})
+	h := NewHasher(Options{Params: fastParams, Concurrency: 1, Reclaim: func() {
+		reclaiming <- struct{}{}
+		<-done
+	}})
+	first := make(chan error, 1)
+	go func() {
+		_, err := h.Hash(t.Context(), "password1")
+		first <- err
+	}()
+	<-reclaiming
+	if err := <-first; err != nil {
+		t.Fatalf("first Hash, its Reclaim running: %v", err)
 	}
+	if got := h.InFlight(); got != 1 {
+		t.Errorf("InFlight while Reclaim runs = %d, want 1", got)
+	}
+	second := make(chan error, 1)
+	go func() {
+		_, err := h.Hash(t.Context(), "password1")
+		second <- err
+	}()
+	waitForWaiting(t, h, 1)
+	done <- struct{}{}
+	<-reclaiming
+	if err := <-second; err != nil {
+		t.Fatalf("second Hash: %v", err)
+	}
+	done <- struct{}{}
 }

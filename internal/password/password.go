@@ -55,11 +55,13 @@ type Options struct {
 	// OnHash, when set, is told how long each hash computation took,
 	// once it had its slot (metrics record it).
 	OnHash func(time.Duration)
-	// Reclaim, when set, is called after each argon2id hash, in its slot,
-	// before the slot goes to the next caller. golang.org/x/crypto/argon2
-	// allocates a hash's memory anew on every call: authd collects
-	// garbage there, so that the next hash reuses the memory of the last
-	// one instead of taking more.
+	// Reclaim, when set, is called after each argon2id hash, in a
+	// goroutine of its own that holds the hash's slot until it returns:
+	// the caller goes on, and the next caller gets the slot after it.
+	// golang.org/x/crypto/argon2 allocates a hash's memory anew on every
+	// call: authd collects garbage there, so that the next hash reuses
+	// the memory of the last one instead of taking more. InFlight counts
+	// the slot as held meanwhile.
 	Reclaim func()
 	// OnIdle, when set, is called once the pool has been idle for
 	// IdleAfter: no hash computing and none waiting for a slot since the
@@ -352,7 +354,12 @@ func (h *Hasher) compute(ctx context.Context, w work, f func()) error {
 			return ctx.Err()
 		}
 	}
-	defer func() { <-h.slots }()
+	release := true
+	defer func() {
+		if release {
+			<-h.slots
+		}
+	}()
 	if h.onWork != nil {
 		h.onWork(w)
 	}
@@ -362,7 +369,13 @@ func (h *Hasher) compute(ctx context.Context, w work, f func()) error {
 		h.onHash(time.Since(start))
 	}
 	if h.reclaim != nil && w.alg == "argon2id" {
-		h.reclaim()
+		// The caller goes on with its answer; the slot goes to the next
+		// one once the memory is reclaimed.
+		release = false
+		go func() {
+			defer func() { <-h.slots }()
+			h.reclaim()
+		}()
 	}
 	return nil
 }
