@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"strings"
 	"sync"
 	"testing"
@@ -151,6 +152,7 @@ func BenchmarkLoginSaturated(b *testing.B) {
 			defer debug.SetMemoryLimit(debug.SetMemoryLimit(tc.limit))
 			runtime.GC()
 			b.SetParallelism(max(1, 2*pool/runtime.GOMAXPROCS(0)))
+			defer reportGC(b)()
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
@@ -211,8 +213,22 @@ func BenchmarkMeBesideLogins(b *testing.B) {
 			}
 			defer wg.Wait()
 			defer stop()
+			defer reportGC(b)()
 			benchMe(b, h)
 		})
+	}
+}
+
+// reportGC starts counting the CPU time the collector takes and the
+// cycles it runs; the function it returns reports both, an operation.
+func reportGC(b *testing.B) func() {
+	samples := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}, {Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(samples)
+	cpu, cycles := samples[0].Value.Float64(), samples[1].Value.Uint64()
+	return func() {
+		metrics.Read(samples)
+		b.ReportMetric((samples[0].Value.Float64()-cpu)*1000/float64(b.N), "gc-cpu-ms/op")
+		b.ReportMetric(float64(samples[1].Value.Uint64()-cycles)/float64(b.N), "gc-cycles/op")
 	}
 }
 
