@@ -12,21 +12,22 @@ import (
 	"authd/internal/program"
 )
 
-// memoryLimit returns the Go memory limit serve sets, in bytes (0: none),
-// and what to log of it: setting is Config.MemoryLimit, poolMemory what
-// the hashing pool's hashes take at once, gomemlimit the GOMEMLIMIT the
-// runtime read, if any.
-func memoryLimit(setting, poolMemory int64, gomemlimit string) (int64, string) {
+// memoryLimit returns the Go memory limit serve sets for cfg, in bytes
+// (0: none), and what to log of it: poolMemory is what the hashing pool's
+// hashes take at once, gomemlimit the GOMEMLIMIT the runtime read, if
+// any.
+func memoryLimit(cfg config.Config, poolMemory int64, gomemlimit string) (int64, string) {
 	switch {
-	case setting == config.MemoryLimitOff:
+	case cfg.MemoryLimit == config.MemoryLimitOff:
 		return 0, "off (no limit, the collector left alone)"
-	case setting > 0:
-		return setting, mebibytes(setting) + " (AUTHD_MEMORY_LIMIT)"
+	case cfg.MemoryLimit > 0:
+		return cfg.MemoryLimit, mebibytes(cfg.MemoryLimit) + " (AUTHD_MEMORY_LIMIT)"
 	case gomemlimit != "":
 		return 0, "GOMEMLIMIT=" + gomemlimit + " (the Go runtime's)"
 	}
-	n := config.AutoMemoryLimit(poolMemory)
-	return n, fmt.Sprintf("%s (auto: hashing pool %s + %s)", mebibytes(n), mebibytes(poolMemory), mebibytes(n-poolMemory))
+	n := cfg.AutoMemoryLimit(poolMemory)
+	return n, fmt.Sprintf("%s (auto: hashing pool %s + throttle tables %s + %s)", mebibytes(n),
+		mebibytes(poolMemory), mebibytes(cfg.ThrottleMemory()), mebibytes(config.MemoryHeadroom))
 }
 
 func mebibytes(n int64) string {
@@ -44,7 +45,7 @@ func mebibytes(n int64) string {
 // test running it keeps its runtime as it is. It returns the attribute
 // the "listening" line logs.
 func tuneMemory(ctx context.Context, cfg config.Config, getenv func(string) string, hashOpts *password.Options) slog.Attr {
-	limit, how := memoryLimit(cfg.MemoryLimit, hashOpts.PoolMemory(), getenv("GOMEMLIMIT"))
+	limit, how := memoryLimit(cfg, hashOpts.PoolMemory(), getenv("GOMEMLIMIT"))
 	if !program.OwnsRuntime(ctx) {
 		return slog.String("memory_limit", how+", not set: authd runs inside another program")
 	}

@@ -16,22 +16,26 @@ import (
 func TestMemoryLimit(t *testing.T) {
 	t.Parallel()
 	const pool = 2 * 19 << 20
+	cfg := func(limit int64) config.Config {
+		return config.Config{MemoryLimit: limit, ThrottleMaxKey: 1000}
+	}
 	for _, tc := range []struct {
-		setting    int64
+		cfg        config.Config
 		gomemlimit string
 		want       int64
 		log        string
 	}{
-		{config.MemoryLimitAuto, "", pool + config.MemoryHeadroom, "70 MiB (auto: hashing pool 38 MiB + 32 MiB)"},
-		{config.MemoryLimitAuto, "1GiB", 0, "GOMEMLIMIT=1GiB (the Go runtime's)"},
-		{config.MemoryLimitAuto, "off", 0, "GOMEMLIMIT=off (the Go runtime's)"},
-		{config.MemoryLimitOff, "", 0, "off (no limit, the collector left alone)"},
-		{160 << 20, "", 160 << 20, "160 MiB (AUTHD_MEMORY_LIMIT)"},
-		{100000000, "", 100000000, "95.4 MiB (AUTHD_MEMORY_LIMIT)"},
+		{cfg(config.MemoryLimitAuto), "", pool + 2*1000*400 + config.MemoryHeadroom, "70.8 MiB (auto: hashing pool 38 MiB + throttle tables 0.8 MiB + 32 MiB)"},
+		{config.Config{ThrottleMaxKey: 100000}, "", pool + 2*100000*400 + config.MemoryHeadroom, "146.3 MiB (auto: hashing pool 38 MiB + throttle tables 76.3 MiB + 32 MiB)"},
+		{cfg(config.MemoryLimitAuto), "1GiB", 0, "GOMEMLIMIT=1GiB (the Go runtime's)"},
+		{cfg(config.MemoryLimitAuto), "off", 0, "GOMEMLIMIT=off (the Go runtime's)"},
+		{cfg(config.MemoryLimitOff), "", 0, "off (no limit, the collector left alone)"},
+		{cfg(160 << 20), "", 160 << 20, "160 MiB (AUTHD_MEMORY_LIMIT)"},
+		{cfg(100000000), "", 100000000, "95.4 MiB (AUTHD_MEMORY_LIMIT)"},
 	} {
-		got, log := memoryLimit(tc.setting, pool, tc.gomemlimit)
+		got, log := memoryLimit(tc.cfg, pool, tc.gomemlimit)
 		if got != tc.want || log != tc.log {
-			t.Errorf("memoryLimit(%d, %d, %q) = %d, %q; want %d, %q", tc.setting, pool, tc.gomemlimit, got, log, tc.want, tc.log)
+			t.Errorf("memoryLimit(%+v, %d, %q) = %d, %q; want %d, %q", tc.cfg, pool, tc.gomemlimit, got, log, tc.want, tc.log)
 		}
 	}
 }
@@ -53,7 +57,7 @@ func TestServeLogsItsMemoryLimit(t *testing.T) {
 			return run(ctx, []string{"serve", "--addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, nil, stdout, stderr)
 		},
 	})
-	want := `"memory_limit":"70 MiB (auto: hashing pool 38 MiB + 32 MiB), not set: authd runs inside another program"`
+	want := `"memory_limit":"146.3 MiB (auto: hashing pool 38 MiB + throttle tables 76.3 MiB + 32 MiB), not set: authd runs inside another program"`
 	if !strings.Contains(s.Log(), want) {
 		t.Errorf("the log lacks %s:\n%s", want, s.Log())
 	}

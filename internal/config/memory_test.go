@@ -60,8 +60,20 @@ func TestMemoryLimit(t *testing.T) {
 		}
 	}
 
-	if got := AutoMemoryLimit(2 * 19 << 20); got != 2*19<<20+MemoryHeadroom {
-		t.Errorf("AutoMemoryLimit(2 × 19 MiB) = %d, want %d", got, 2*19<<20+MemoryHeadroom)
+	for _, tc := range []struct {
+		maxClients string
+		want       int64
+	}{
+		{"100000", 2*19<<20 + 2*100000*400 + MemoryHeadroom},
+		{"1000", 2*19<<20 + 2*1000*400 + MemoryHeadroom},
+	} {
+		c, err := Load(nil, envOf(map[string]string{"AUTHD_THROTTLE_MAX_CLIENTS": tc.maxClients}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.AutoMemoryLimit(2 * 19 << 20); got != tc.want {
+			t.Errorf("AutoMemoryLimit(2 × 19 MiB), %s clients = %d, want %d", tc.maxClients, got, tc.want)
+		}
 	}
 	var help bytes.Buffer
 	PrintSettings(&help)

@@ -140,7 +140,7 @@ func BenchmarkLoginSaturated(b *testing.B) {
 		reclaim func()
 	}{
 		{"memory=off", math.MaxInt64, nil},
-		{"memory=auto", config.AutoMemoryLimit(password.Options{Concurrency: pool}.PoolMemory()), runtime.GC},
+		{"memory=auto", autoMemoryLimit(b, pool), runtime.GC},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
@@ -190,7 +190,7 @@ func BenchmarkMeBesideLogins(b *testing.B) {
 		reclaim func()
 	}{
 		{"memory=off", math.MaxInt64, nil},
-		{"memory=auto", config.AutoMemoryLimit(password.Options{Concurrency: pool}.PoolMemory()), runtime.GC},
+		{"memory=auto", autoMemoryLimit(b, pool), runtime.GC},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
@@ -217,6 +217,16 @@ func BenchmarkMeBesideLogins(b *testing.B) {
 			benchMe(b, h)
 		})
 	}
+}
+
+// autoMemoryLimit is the memory limit authd sets by default for a pool of
+// pool slots.
+func autoMemoryLimit(b *testing.B, pool int) int64 {
+	cfg, err := config.Load(nil, func(string) string { return "" })
+	if err != nil {
+		b.Fatal(err)
+	}
+	return cfg.AutoMemoryLimit(password.Options{Concurrency: pool}.PoolMemory())
 }
 
 // reportGC starts counting the CPU time the collector takes and the
