@@ -108,3 +108,85 @@ func statCPU(stat []byte) (time.Duration, error) {
 	}
 	return time.Duration(ticks) * clockTick, nil
 }
+
+// machineCPU is the CPU time all the machine's CPUs have been busy and
+// have been counted, busy or idle, from /proc/stat.
+func machineCPU() (busy, total time.Duration, err error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	return statBusy(b)
+}
+
+// statBusy reads the "cpu" line of /proc/stat: user, nice, system, idle,
+// iowait, irq, softirq, steal, in ticks; idle and iowait are not busy.
+func statBusy(stat []byte) (busy, total time.Duration, err error) {
+	line, _, _ := bytes.Cut(stat, []byte("\n"))
+	f := strings.Fields(string(line))
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, 0, errors.New("stat: no cpu line")
+	}
+	for i, v := range f[1:9] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("stat: %w", err)
+		}
+		d := time.Duration(n) * clockTick
+		total += d
+		if i != 3 && i != 4 {
+			busy += d
+		}
+	}
+	return busy, total, nil
+}
+
+// cpuShare is how the machine's CPUs were used over a stretch of time, in
+// CPUs: by authd's processes, by this harness, by every other program.
+type cpuShare struct {
+	CPUs                   int
+	Authd, Harness, Others float64
+}
+
+// cpuWatch measures a cpuShare from its start to its stop.
+type cpuWatch struct {
+	pids                 []int // authd's processes
+	authd, harness, busy time.Duration
+	start                time.Time
+	err                  error
+}
+
+func watchCPU(pids ...int) *cpuWatch {
+	w := &cpuWatch{pids: pids, start: time.Now()}
+	w.authd, w.harness, w.busy, w.err = w.read()
+	return w
+}
+
+// read returns the CPU time of authd's processes, of this one and of the
+// whole machine.
+func (w *cpuWatch) read() (authd, harness, busy time.Duration, err error) {
+	for _, pid := range w.pids {
+		t, errPid := cpuTime(pid)
+		authd, err = authd+t, errors.Join(err, errPid)
+	}
+	harness, errSelf := cpuTime(os.Getpid())
+	busy, _, errMachine := machineCPU()
+	return authd, harness, busy, errors.Join(err, errSelf, errMachine)
+}
+
+// stop returns the share, and false when it could not be read.
+func (w *cpuWatch) stop() (cpuShare, bool) {
+	authd, harness, busy, err := w.read()
+	wall := time.Since(w.start).Seconds()
+	if errors.Join(w.err, err) != nil || wall <= 0 {
+		return cpuShare{}, false
+	}
+	s := cpuShare{CPUs: runtime.NumCPU(),
+		Authd: (authd - w.authd).Seconds() / wall, Harness: (harness - w.harness).Seconds() / wall}
+	s.Others = max(0, (busy-w.busy).Seconds()/wall-s.Authd-s.Harness)
+	return s, true
+}
+
+func (s cpuShare) String() string {
+	return fmt.Sprintf("authd %.2f, this harness %.2f, other programs %.2f of %d CPUs", s.Authd, s.Harness, s.Others, s.CPUs)
+}

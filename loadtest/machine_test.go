@@ -33,3 +33,17 @@ func TestStatCPU(t *testing.T) {
 		}
 	}
 }
+
+func TestStatBusy(t *testing.T) {
+	t.Parallel()
+	stat := []byte("cpu  100 5 50 800 20 3 2 10 0 0\ncpu0 50 2 25 400 10 1 1 5 0 0\n")
+	busy, total, err := statBusy(stat)
+	if err != nil || busy != 170*clockTick || total != 990*clockTick {
+		t.Errorf("statBusy = %v, %v, %v; want %v busy of %v", busy, total, err, 170*clockTick, 990*clockTick)
+	}
+	for _, bad := range []string{"", "cpu0 1 2 3 4 5 6 7 8\n", "cpu 1 2 3\n", "cpu 1 2 3 4 5 6 x 8\n"} {
+		if _, _, err := statBusy([]byte(bad)); err == nil {
+			t.Errorf("statBusy(%q) read a time", bad)
+		}
+	}
+}

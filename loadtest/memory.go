@@ -15,9 +15,11 @@ import (
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+	"golang.org/x/crypto/argon2"
 
 	"authd/internal/authdtest"
 	"authd/internal/config"
+	"authd/internal/password"
 )
 
 // Memory and login latency: what scenario 5 measures of authd's memory
@@ -35,10 +37,11 @@ const (
 	// idleGoal is the most authd may keep resident idleAfter a burst.
 	idleGoal = 50 << 20
 	// steadyShare of the logins a second at saturation are sent at a
-	// constant rate for steadyFor, to read the latency of logins that do
-	// not saturate the hashing pool.
+	// constant rate for steadyFor to each authd, in steadyTurns turns, to
+	// read the latency of logins that do not saturate the hashing pool.
 	steadyShare = 0.6
 	steadyFor   = 20 * time.Second
+	steadyTurns = 4
 	// steadySpread is the most a steady rate's p99 may be of its median.
 	steadySpread = 1.5
 	// GET /auth/me/ is measured at saturation, meInFlight requests always
@@ -201,20 +204,85 @@ func (s steadyLogins) spread() float64 {
 	return float64(s.P99) / float64(s.P50)
 }
 
-// steady sends logins at rate for du.
-func (h *harness) steady(ctx context.Context, login vegeta.Target, rate int, du time.Duration) steadyLogins {
+// steadyInTurns sends logins at rate to the authd measured and the
+// baseline in turns (as compareMe orders them), steadyTurns times
+// steadyFor/steadyTurns each, so that both see the same machine; after
+// each pair of turns, it hashes at the same rate in this process, pool
+// hashes at most at once, first come first served: what the machine
+// allows a login's latency without authd. It returns the figures of each.
+func (h *harness) steadyInTurns(ctx context.Context, rate, pool int, measured, baseline *measuredAuthd) (m, b, raw steadyLogins) {
+	var mm, mb vegeta.Metrics
+	var hashes []time.Duration
+	du := steadyFor / steadyTurns
+	for i, a := range inTurns(2*steadyTurns, measured, baseline) {
+		into := &mm
+		if a == baseline {
+			into = &mb
+		}
+		h.steady(ctx, a.login, rate, du, into)
+		if i%2 == 1 {
+			hashes = append(hashes, hashSteadily(ctx, rate, pool, du)...)
+		}
+	}
+	figures := func(m *vegeta.Metrics) steadyLogins {
+		m.Close()
+		return steadyLogins{Rate: rate, For: steadyFor, Requests: m.Requests, P50: m.Latencies.P50, P99: m.Latencies.P99,
+			Max: m.Latencies.Max, Codes: m.StatusCodes}
+	}
+	raw = steadyLogins{Rate: rate, For: steadyFor, Requests: uint64(len(hashes))}
+	if len(hashes) > 0 {
+		slices.Sort(hashes)
+		raw.P50, raw.P99, raw.Max = hashes[len(hashes)/2], hashes[len(hashes)*99/100], hashes[len(hashes)-1]
+	}
+	return figures(&mm), figures(&mb), raw
+}
+
+// hashSteadily starts an argon2id hash of authd's parameters rate times a
+// second for du, each waiting for one of pool slots, which are served
+// first come first served, and returns how long each took from its start
+// to its end, wait included.
+func hashSteadily(ctx context.Context, rate, pool int, du time.Duration) []time.Duration {
+	p := password.DefaultParams
+	slots := make(chan struct{}, pool)
+	var (
+		mu    sync.Mutex
+		took  []time.Duration
+		wg    sync.WaitGroup
+		start = time.Now()
+	)
+	for i := 0; ctx.Err() == nil; i++ {
+		at := start.Add(time.Duration(i) * time.Second / time.Duration(rate))
+		if at.Sub(start) >= du {
+			break
+		}
+		time.Sleep(time.Until(at))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.Now()
+			slots <- struct{}{}
+			salt := make([]byte, p.SaltLen)
+			argon2.IDKey([]byte(userPassword), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+			<-slots
+			mu.Lock()
+			took = append(took, time.Since(t))
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return took
+}
+
+// steady sends logins at rate for du, adding them to m.
+func (h *harness) steady(ctx context.Context, login vegeta.Target, rate int, du time.Duration, m *vegeta.Metrics) {
 	c := newClient(h.mode.timeout, 0)
 	defer c.CloseIdleConnections()
-	var m vegeta.Metrics
 	fire(ctx, c, fmt.Sprintf("logins at %d/s", rate), repeat(login, rate*int(du/time.Second)),
 		vegeta.ConstantPacer{Freq: rate, Per: time.Second}, du,
 		func(r *vegeta.Result) {
 			m.Add(r)
 			h.audit.observe(r.Method, r.URL, int(r.Code), r.Headers)
 		})
-	m.Close()
-	return steadyLogins{Rate: rate, For: du, Requests: m.Requests, P50: m.Latencies.P50, P99: m.Latencies.P99,
-		Max: m.Latencies.Max, Codes: m.StatusCodes}
 }
 
 // meRound is GET /auth/me/ at saturation for meFor against one authd.
@@ -275,15 +343,16 @@ func (c *meComparison) ratio(logins bool) float64 {
 }
 
 // compareMe measures GET /auth/me/ of the authd measured and of the
-// baseline in turns, alone and beside logins at loginRate.
+// baseline in turns, alone and beside logins at loginRate. A round of
+// each comes first, not counted: the first requests of a process cost
+// more. Then the turns go measured, baseline, baseline, measured, and so
+// on, so that a machine getting busier or quieter weighs on both alike.
 func (h *harness) compareMe(ctx context.Context, measured, baseline *measuredAuthd, loginRate int) *meComparison {
 	c := &meComparison{MeasuredLimit: measured.memoryLimit, BaselineLimit: baseline.memoryLimit, LoginRate: loginRate}
+	h.meRound(ctx, measured, true, false, loginRate)
+	h.meRound(ctx, baseline, false, false, loginRate)
 	for _, logins := range []bool{false, true} {
-		for i := range 2 * meRounds {
-			m := measured
-			if i%2 == 1 {
-				m = baseline
-			}
+		for _, m := range inTurns(2*meRounds, measured, baseline) {
 			if ctx.Err() != nil {
 				return c
 			}
@@ -291,6 +360,19 @@ func (h *harness) compareMe(ctx context.Context, measured, baseline *measuredAut
 		}
 	}
 	return c
+}
+
+// inTurns is n turns of a and b: a, b, b, a, a, b, b, a...
+func inTurns[T any](n int, a, b T) []T {
+	out := make([]T, n)
+	for i := range out {
+		if (i+1)/2%2 == 0 {
+			out[i] = a
+		} else {
+			out[i] = b
+		}
+	}
+	return out
 }
 
 // meRound keeps meInFlight GET /auth/me/ in flight for meFor, with
@@ -301,7 +383,7 @@ func (h *harness) meRound(ctx context.Context, m *measuredAuthd, measured, login
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			h.steady(ctx, m.login, loginRate, meFor)
+			h.steady(ctx, m.login, loginRate, meFor, new(vegeta.Metrics))
 		}()
 	}
 	c := newClient(5*time.Second, 0)

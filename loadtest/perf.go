@@ -8,11 +8,11 @@ import (
 	"net/http"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -40,7 +40,7 @@ const (
 	// Raw hashing and logins at saturation take turns, hashRounds of
 	// hashRound each, so that both see the same machine however busy it
 	// is; the logins' rate is capped at saturateCap a second.
-	hashRounds  = 3
+	hashRounds  = 4
 	hashRound   = 2 * time.Second
 	saturateCap = 1000
 	// concurrentLogins is the burst under which authd's memory is read.
@@ -123,37 +123,59 @@ func (h *harness) performance(ctx context.Context) (_ *perfReport, err error) {
 		}
 	}
 
-	done = h.phase("scenario 5: raw argon2id hashing and logins at saturation, in turns")
-	pr.HashRate, pr.Saturation = h.hashAndLogins(ctx, m.login, pr.HashWorkers, 2*pr.Pool)
-	done()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	h.progress("scenario 5 argon2id: %.1f raw hashes/s on %d goroutines; %.1f logins/s with %d in flight (%s)",
-		pr.HashRate, pr.HashWorkers, pr.Saturation.Throughput, pr.Saturation.InFlight, codes(pr.Saturation.Codes))
-
-	rate := max(1, int(steadyShare*pr.Saturation.Throughput))
-	done = h.phase(fmt.Sprintf("scenario 5: logins at a steady %d/s", rate))
-	st := h.steady(ctx, m.login, rate, steadyFor)
-	pr.Steady = &st
-	done()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	h.progress("scenario 5 steady logins: %d/s for %s: p50 %s, p99 %s (%s)", st.Rate, st.For,
-		st.P50.Round(100*time.Microsecond), st.P99.Round(100*time.Microsecond), codes(st.Codes))
-
-	done = h.phase("scenario 5: GET /auth/me/ against an authd with Go's defaults")
+	// Logins against raw hashing, at a steady rate and beside GET
+	// /auth/me/ are measured against this authd and, in turns, against
+	// the baseline: one with Go's defaults, to tell what authd's own
+	// memory handling costs from what a login costs anyway.
+	done = h.phase("scenario 5: start a baseline authd with Go's defaults")
 	baseline, err := h.startMeasured(ctx, "baseline", pr.Pool, "AUTHD_MEMORY_LIMIT=off")
 	if err != nil {
 		return nil, err
 	}
-	pr.Me = h.compareMe(ctx, m, baseline, rate)
-	err = baseline.authd.Stop()
+	defer func() { err = errors.Join(err, baseline.authd.Stop()) }()
+	pr.BaselineLimit = baseline.memoryLimit
 	done()
-	if err != nil {
+
+	done = h.phase("scenario 5: raw argon2id hashing and logins at saturation, in turns")
+	w := watchCPU(m.authd.Pid(), baseline.authd.Pid())
+	pr.HashRate, pr.Saturation, pr.BaselineSaturation = h.hashAndLogins(ctx, pr.HashWorkers, 2*pr.Pool, m.login, baseline.login)
+	if share, ok := w.stop(); ok {
+		pr.HashCPU = &share
+	}
+	done()
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	h.progress("scenario 5 argon2id: %.1f raw hashes/s on %d goroutines; %.1f logins/s with %d in flight (%s), %.1f with Go's defaults",
+		pr.HashRate, pr.HashWorkers, pr.Saturation.Throughput, pr.Saturation.InFlight, codes(pr.Saturation.Codes), pr.BaselineSaturation.Throughput)
+
+	rate := max(1, int(steadyShare*pr.Saturation.Throughput))
+	done = h.phase(fmt.Sprintf("scenario 5: logins at a steady %d/s", rate))
+	w = watchCPU(m.authd.Pid(), baseline.authd.Pid())
+	steady, steadyBaseline, steadyRaw := h.steadyInTurns(ctx, rate, pr.Pool, m, baseline)
+	share, cpuOK := w.stop()
+	done()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	pr.Steady, pr.BaselineSteady, pr.RawSteady = &steady, &steadyBaseline, &steadyRaw
+	if cpuOK {
+		pr.SteadyCPU = &share
+	}
+	for _, st := range []struct {
+		who string
+		s   *steadyLogins
+	}{{"", pr.Steady}, {" with Go's defaults", pr.BaselineSteady}, {", raw argon2id hashes in the harness instead", pr.RawSteady}} {
+		h.progress("scenario 5 steady logins%s: %d/s for %s: p50 %s, p99 %s (%s)", st.who, st.s.Rate, st.s.For,
+			st.s.P50.Round(100*time.Microsecond), st.s.P99.Round(100*time.Microsecond), codes(st.s.Codes))
+	}
+	if cpuOK {
+		h.progress("scenario 5 steady logins: CPUs used meanwhile: %s", share)
+	}
+
+	done = h.phase("scenario 5: GET /auth/me/ against the baseline")
+	pr.Me = h.compareMe(ctx, m, baseline, rate)
+	done()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -205,45 +227,49 @@ func (h *harness) sweeps(ctx context.Context, m *measuredAuthd, pr *perfReport) 
 }
 
 // hashAndLogins measures raw argon2id hashing with authd's parameters in
-// workers goroutines of this process, and logins with inFlight always in
-// flight, in turns for hashRounds rounds: hashes a second, and the
-// logins' figures.
-func (h *harness) hashAndLogins(ctx context.Context, login vegeta.Target, workers, inFlight int) (float64, saturation) {
+// workers goroutines of this process, and logins of the authd measured
+// and of the baseline with inFlight always in flight, in turns for
+// hashRounds rounds: raw hashing first, then the two in the order
+// compareMe gives them. It returns hashes a second and the figures of
+// each authd, every rate the mean of its rounds'.
+func (h *harness) hashAndLogins(ctx context.Context, workers, inFlight int, measured, baseline vegeta.Target) (float64, saturation, saturation) {
 	var (
-		hashes     int64
-		hashTime   time.Duration
-		m          vegeta.Metrics
-		ok         int
-		loginsTime time.Duration
+		hashes, rm, rb float64
+		mm, mb         vegeta.Metrics
+		rounds         int
 	)
-	for range hashRounds {
-		start := time.Now()
-		hashes += hashCount(ctx, hashRound, workers)
-		hashTime += time.Since(start)
-		n, took := h.saturate(ctx, login, inFlight, &m)
-		ok += n
-		loginsTime += took
+	turns := inTurns(2*hashRounds, true, false)
+	for r := range hashRounds {
+		hashes += hashRate(ctx, hashRound, workers)
+		for _, isMeasured := range turns[2*r : 2*r+2] {
+			if isMeasured {
+				rm += h.saturate(ctx, measured, inFlight, &mm)
+			} else {
+				rb += h.saturate(ctx, baseline, inFlight, &mb)
+			}
+		}
+		rounds++
 		if ctx.Err() != nil {
 			break
 		}
 	}
-	m.Close()
-	sat := saturation{InFlight: inFlight, P50: m.Latencies.P50, P99: m.Latencies.P99, Codes: m.StatusCodes}
-	if loginsTime > 0 {
-		sat.Throughput = float64(ok) / loginsTime.Seconds()
+	figures := func(m *vegeta.Metrics, rate float64) saturation {
+		m.Close()
+		return saturation{InFlight: inFlight, Throughput: rate / float64(rounds),
+			P50: m.Latencies.P50, P99: m.Latencies.P99, Codes: m.StatusCodes}
 	}
-	if hashTime == 0 {
-		return 0, sat
-	}
-	return float64(hashes) / hashTime.Seconds(), sat
+	return hashes / float64(rounds), figures(&mm, rm), figures(&mb, rb)
 }
 
-// hashCount is how many argon2id hashes with authd's parameters workers
-// goroutines compute in d.
-func hashCount(ctx context.Context, d time.Duration, workers int) int64 {
+// hashRate is how many argon2id hashes with authd's parameters workers
+// goroutines compute a second, for about d: the sum of each one's hashes
+// over the time to its last, so that the hash a worker is in when d ends
+// counts whole.
+func hashRate(ctx context.Context, d time.Duration, workers int) float64 {
 	p := password.DefaultParams
-	deadline := time.Now().Add(d)
-	var n atomic.Int64
+	start := time.Now()
+	deadline := start.Add(d)
+	rates := make([]float64, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)
@@ -251,14 +277,20 @@ func hashCount(ctx context.Context, d time.Duration, workers int) int64 {
 			defer wg.Done()
 			salt := make([]byte, p.SaltLen)
 			salt[0] = byte(w)
+			n := 0
 			for time.Now().Before(deadline) && ctx.Err() == nil {
 				argon2.IDKey([]byte(userPassword), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
-				n.Add(1)
+				n++
 			}
+			rates[w] = float64(n) / time.Since(start).Seconds()
 		}()
 	}
 	wg.Wait()
-	return n.Load()
+	var sum float64
+	for _, r := range rates {
+		sum += r
+	}
+	return sum
 }
 
 // saturation is a closed-loop measurement: as many requests as the
@@ -272,30 +304,47 @@ type saturation struct {
 
 // saturate keeps inFlight logins in flight for hashRound, adding them to
 // m: authd's hashing pool kept busy. It returns the logins answered 200
-// and how long from the first sent to the last answered. The rate is
-// capped at saturateCap, far above what hashing allows.
-func (h *harness) saturate(ctx context.Context, login vegeta.Target, inFlight int, m *vegeta.Metrics) (int, time.Duration) {
+// a second while the pool was full: between the first answer and the
+// last request sent, not while the first ones start or the last ones
+// drain. The rate is capped at saturateCap, far above what hashing
+// allows.
+func (h *harness) saturate(ctx context.Context, login vegeta.Target, inFlight int, m *vegeta.Metrics) float64 {
 	c := newClient(5*time.Second, 0)
 	defer c.CloseIdleConnections()
-	ok := 0
-	var first, last time.Time
+	var (
+		answered []time.Time
+		lastSent time.Time
+	)
 	fire(ctx, c, "logins at saturation", repeat(login, saturateCap*int(hashRound/time.Second)),
 		vegeta.ConstantPacer{Freq: saturateCap, Per: time.Second}, hashRound,
 		func(r *vegeta.Result) {
 			m.Add(r)
 			h.audit.observe(r.Method, r.URL, int(r.Code), r.Headers)
 			if r.Code == http.StatusOK {
-				ok++
+				answered = append(answered, r.End())
 			}
-			if first.IsZero() || r.Timestamp.Before(first) {
-				first = r.Timestamp
-			}
-			if r.End().After(last) {
-				last = r.End()
+			if r.Timestamp.After(lastSent) {
+				lastSent = r.Timestamp
 			}
 		},
 		vegeta.Workers(uint64(inFlight)), vegeta.MaxWorkers(uint64(inFlight)))
-	return ok, last.Sub(first)
+	return steadyRate(answered, lastSent)
+}
+
+// steadyRate is the rate of the events at times, counted from the first
+// to the last before until: n events span n-1 intervals.
+func steadyRate(times []time.Time, until time.Time) float64 {
+	slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
+	var in []time.Time
+	for _, t := range times {
+		if !t.After(until) {
+			in = append(in, t)
+		}
+	}
+	if len(in) < 2 {
+		return 0
+	}
+	return float64(len(in)-1) / in[len(in)-1].Sub(in[0]).Seconds()
 }
 
 // serveBare serves body as a JSON answer to every request, in this
@@ -471,6 +520,7 @@ type perfReport struct {
 	HashRate    float64
 	HashWorkers int
 	Saturation  saturation // logins with the hashing pool kept busy
+	HashCPU     *cpuShare  // how the CPUs were used meanwhile, when read
 	Pool        int        // authd's hashing pool
 	RSSBase     int64
 	RSSPeak     int64
@@ -480,9 +530,19 @@ type perfReport struct {
 	Memory      *memoryRun    // the resident set around the burst
 	MemoryChart *chart        // of Memory, when written
 	Steady      *steadyLogins // logins below saturation
-	Me          *meComparison // GET /auth/me/, against a baseline authd
-	Sweeps      []sweepResult
-	Chart       *chart // of the sweeps, when written
+	SteadyCPU   *cpuShare     // how the CPUs were used meanwhile, when read
+	// The baseline authd, with Go's defaults (AUTHD_MEMORY_LIMIT=off):
+	// the memory limit it logged, its logins at saturation and at the
+	// steady rate, measured in turns with the authd measured.
+	BaselineLimit      string
+	BaselineSaturation saturation
+	BaselineSteady     *steadyLogins
+	// RawSteady is raw argon2id hashes in the harness at the steady rate,
+	// a pool of Pool: the spread of latency the machine allows.
+	RawSteady *steadyLogins
+	Me        *meComparison // GET /auth/me/, against a baseline authd
+	Sweeps    []sweepResult
+	Chart     *chart // of the sweeps, when written
 }
 
 func (p *perfReport) sweep(prefix string) (sweepResult, bool) {
@@ -526,28 +586,48 @@ func (p *perfReport) targets() []targetRow {
 	}
 	if p.HashRate > 0 {
 		r := ratio(p.Saturation.Throughput, p.HashRate)
+		got := fmt.Sprintf("%.1f/s at saturation vs %.1f/s = %.2f×", p.Saturation.Throughput, p.HashRate, r)
+		if b := p.BaselineSaturation; b.InFlight > 0 {
+			got += fmt.Sprintf(" (Go's defaults: %.2f×)", ratio(b.Throughput, p.HashRate))
+		}
 		rows = append(rows, targetRow{
 			What: fmt.Sprintf("POST /auth/login/ ≥ %.1f× raw argon2id hashes/s", loginTarget),
-			Got:  fmt.Sprintf("%.1f/s at saturation vs %.1f/s = %.2f×", p.Saturation.Throughput, p.HashRate, r),
+			Got:  got,
 			Met:  r >= loginTarget,
 		})
 	}
 	if s := p.Steady; s != nil && s.P50 > 0 {
+		got := fmt.Sprintf("p99 %s, median %s = %.2f×", s.P99.Round(100*time.Microsecond), s.P50.Round(100*time.Microsecond), s.spread())
+		var others []string
+		if b := p.BaselineSteady; b != nil && b.P50 > 0 {
+			others = append(others, fmt.Sprintf("Go's defaults: %.2f×", b.spread()))
+		}
+		if r := p.RawSteady; r != nil && r.P50 > 0 {
+			others = append(others, fmt.Sprintf("raw argon2id in the harness: %.2f×", r.spread()))
+		}
+		if len(others) > 0 {
+			got += " (" + strings.Join(others, "; ") + ")"
+		}
 		rows = append(rows, targetRow{
 			What: fmt.Sprintf("POST /auth/login/ p99 ≤ %.1f× the median at a steady %d/s", steadySpread, s.Rate),
-			Got:  fmt.Sprintf("p99 %s, median %s = %.2f×", s.P99.Round(100*time.Microsecond), s.P50.Round(100*time.Microsecond), s.spread()),
+			Got:  got,
 			Met:  s.spread() <= steadySpread,
 		})
 	}
 	rows = append(rows, p.memoryTargets()...)
 	if c := p.Me; c != nil && c.median(false, false) > 0 {
-		alone, beside := c.ratio(false), c.ratio(true)
-		rows = append(rows, targetRow{
-			What: fmt.Sprintf("GET /auth/me/ ≥ %.2f× an authd with Go's defaults (AUTHD_MEMORY_LIMIT=off)", 1-meTolerance),
-			Got: fmt.Sprintf("%.0f/s vs %.0f/s = %.2f× alone; %.0f/s vs %.0f/s = %.2f× beside logins at %d/s",
-				c.median(true, false), c.median(false, false), alone, c.median(true, true), c.median(false, true), beside, c.LoginRate),
-			Met: alone >= 1-meTolerance && beside >= 1-meTolerance,
-		})
+		for _, logins := range []bool{false, true} {
+			what := ""
+			if logins {
+				what = fmt.Sprintf(" beside logins at %d/s", c.LoginRate)
+			}
+			r := c.ratio(logins)
+			rows = append(rows, targetRow{
+				What: fmt.Sprintf("GET /auth/me/%s ≥ %.2f× an authd with Go's defaults (AUTHD_MEMORY_LIMIT=off)", what, 1-meTolerance),
+				Got:  fmt.Sprintf("%.0f/s vs %.0f/s = %.2f×", c.median(true, logins), c.median(false, logins), r),
+				Met:  r >= 1-meTolerance,
+			})
+		}
 	}
 	return rows
 }

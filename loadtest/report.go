@@ -347,22 +347,44 @@ func (pr *perfReport) render(w io.Writer) {
 	if len(pr.Sweeps) > 0 {
 		pr.renderSweeps(w)
 	}
-	p("Raw argon2id hashing with authd's parameters, in the harness's process, and logins at saturation (a fixed number in flight, authd's hashing pool kept busy) take turns, %d rounds of %s each, so that both see the same machine; that login rate is the one compared with raw hashing. Logins at a steady rate below saturation then show the spread of their latency.", hashRounds, hashRound)
+	p("Raw argon2id hashing with authd's parameters, in the harness's process, and logins at saturation (a fixed number in flight, the hashing pool kept busy) take turns, %d rounds of %s each, so that all see the same machine: the logins of the authd measured, then those of a baseline authd with Go's defaults (AUTHD_MEMORY_LIMIT=off, no -authd-env), which tells what authd's memory handling costs from what a login costs anyway. The authd measured's login rate is the one compared with raw hashing; a rate counts the answers from the first to the last request sent, the pool full all along. Logins at a steady rate below saturation, %d turns of %s each against each authd, then show the spread of their latency, beside raw hashes at the same rate in the harness, which show what spread the machine allows without authd.", hashRounds, hashRound, steadyTurns, steadyFor/steadyTurns)
 	p("")
 	p("| argon2id (m=%d KiB, t=%d, p=%d) | value |", argon2Memory/1024, password.DefaultParams.Time, password.DefaultParams.Threads)
 	p("|---|---:|")
 	p("| raw hashes/s, %d goroutines (GOMAXPROCS), in the harness | %.1f |", pr.HashWorkers, pr.HashRate)
 	if pr.HashRate > 0 {
-		sat := pr.Saturation
-		p("| logins/s at saturation, %d in flight (p50 %s, p99 %s; %s) | %.1f (%.2f× raw) |", sat.InFlight,
-			sat.P50.Round(100*time.Microsecond), sat.P99.Round(100*time.Microsecond), codes(sat.Codes), sat.Throughput, sat.Throughput/pr.HashRate)
+		for _, sat := range []struct {
+			who string
+			s   saturation
+		}{{"", pr.Saturation}, {", baseline with Go's defaults", pr.BaselineSaturation}} {
+			if sat.s.InFlight == 0 {
+				continue
+			}
+			p("| logins/s at saturation%s, %d in flight (p50 %s, p99 %s; %s) | %.1f (%.2f× raw) |", sat.who, sat.s.InFlight,
+				sat.s.P50.Round(100*time.Microsecond), sat.s.P99.Round(100*time.Microsecond), codes(sat.s.Codes), sat.s.Throughput, sat.s.Throughput/pr.HashRate)
+		}
+		if pr.HashCPU != nil {
+			p("| CPUs used meanwhile (the harness's include the raw hashing) | %s |", pr.HashCPU)
+		}
 		if s, ok := pr.sweep("POST /auth/login/"); ok {
 			p("| logins/s sustained with p99 under %s | %d (%.2f× raw) |", latencyBudget, s.Best, float64(s.Best)/pr.HashRate)
 		}
 	}
-	if s := pr.Steady; s != nil {
-		p("| logins at a steady %d/s (%.0f%% of saturation) for %s, %d sent (%s): p50, p99, max | %s, %s, %s |", s.Rate, steadyShare*100, s.For, s.Requests, codes(s.Codes),
+	for _, st := range []struct {
+		who string
+		s   *steadyLogins
+	}{{"", pr.Steady}, {", baseline with Go's defaults", pr.BaselineSteady}} {
+		if s := st.s; s != nil {
+			p("| logins at a steady %d/s%s (%.0f%% of saturation), %s in all, %d sent (%s): p50, p99, max | %s, %s, %s |", s.Rate, st.who, steadyShare*100, s.For, s.Requests, codes(s.Codes),
+				s.P50.Round(100*time.Microsecond), s.P99.Round(100*time.Microsecond), s.Max.Round(100*time.Microsecond))
+		}
+	}
+	if s := pr.RawSteady; s != nil && s.Requests > 0 {
+		p("| raw argon2id hashes in the harness instead, %d/s, %d at once, first come first served, %s in all, %d: p50, p99, max | %s, %s, %s |", s.Rate, pr.Pool, s.For, s.Requests,
 			s.P50.Round(100*time.Microsecond), s.P99.Round(100*time.Microsecond), s.Max.Round(100*time.Microsecond))
+	}
+	if pr.SteadyCPU != nil {
+		p("| CPUs used meanwhile | %s |", pr.SteadyCPU)
 	}
 	p("")
 	p("| authd memory | value |")
@@ -385,7 +407,7 @@ func (pr *perfReport) render(w io.Writer) {
 		p("")
 	}
 	if c := pr.Me; c != nil {
-		p("GET /auth/me/ at saturation (%d in flight, %s a round) against the authd measured (memory limit %s) and a baseline with Go's defaults (%s, and no -authd-env), in turns, %d rounds each; alone, then beside logins at %d/s. On a shared machine the CPU time a request is steadier than the throughput:", meInFlight, meFor, orUnlogged(c.MeasuredLimit), orUnlogged(c.BaselineLimit), meRounds, c.LoginRate)
+		p("GET /auth/me/ at saturation (%d in flight, %s a round) against the authd measured (memory limit %s) and the baseline (%s), in turns, %d rounds each; alone, then beside logins at %d/s. On a shared machine the CPU time a request is steadier than the throughput:", meInFlight, meFor, orUnlogged(c.MeasuredLimit), orUnlogged(c.BaselineLimit), meRounds, c.LoginRate)
 		p("")
 		p("| GET /auth/me/, medians | authd measured | baseline | ratio |")
 		p("|---|---:|---:|---:|")
