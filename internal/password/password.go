@@ -59,9 +59,10 @@ type Options struct {
 	// goroutine of its own that holds the hash's slot until it returns:
 	// the caller goes on, and the next caller gets the slot after it.
 	// golang.org/x/crypto/argon2 allocates a hash's memory anew on every
-	// call: authd collects garbage there, so that the next hash reuses
-	// the memory of the last one instead of taking more. InFlight counts
-	// the slot as held meanwhile.
+	// call, and takes no buffer to reuse (go.dev/issue/36634): authd
+	// collects garbage there, so that the next hash reuses the memory of
+	// the last one instead of taking more. InFlight counts the slot as
+	// held meanwhile.
 	Reclaim func()
 	// OnIdle, when set, is called once the pool has been idle for
 	// IdleAfter: no hash computing and none waiting for a slot since the
