@@ -58,9 +58,11 @@ cluster:
 	$(GO) test -tags e2e -count=1 -v ./e2e/cluster/
 
 ## load: vegeta scenarios at the default rates (every throttle scope, keying, concurrency,
-##       cookie transitions), then throughput, hashing and memory; report in loadtest/out/full/
+##       cookie transitions), then throughput, hashing and memory, the read path on SQLite,
+##       PostgreSQL ($AUTHD_TEST_POSTGRES_URL or the local one, a database of its own) and
+##       three replicas; report in loadtest/out/full/ (LOADFLAGS=-only=perf: that part alone)
 load: build
-	$(GO) run ./loadtest -authd $(BIN)/authd -fakeintra $(BIN)/fakeintra
+	$(GO) run ./loadtest $(LOADFLAGS) -authd $(BIN)/authd -fakeintra $(BIN)/fakeintra
 
 ## load-quick: the same throttle scenarios at N/second rates, in seconds (CI runs it);
 ##             LOADFLAGS=-metrics-addr=127.0.0.1:9090 serves the throttled authd's /metrics
@@ -90,7 +92,8 @@ FUZZ_TARGETS := \
 	cmd/authd:FuzzRedactDSN \
 	internal/intra:FuzzIdentify \
 	internal/token:FuzzVerify \
-	internal/password:FuzzVerify
+	internal/password:FuzzVerify \
+	cmd/authd-demo/internal/qr:FuzzEncode
 FUZZTIME ?= 20s
 FUZZFLAGS ?=
 

@@ -289,19 +289,30 @@ func (p *page) authorize(login, shot string) {
 	}
 }
 
-// wantWho checks whom the page shows as signed in ("" for nobody).
+// wantWho checks whom the page shows as signed in ("" for nobody), a user
+// without two-factor authentication.
 func (p *page) wantWho(username, intraLogin string) {
+	p.t.Helper()
+	p.wantAccount(username, intraLogin, false)
+}
+
+// wantAccount checks whom the page shows as signed in ("" for nobody),
+// and whether two-factor authentication is on for them.
+func (p *page) wantAccount(username, intraLogin string, twoFactor bool) {
 	p.t.Helper()
 	gotUser := p.eval(`document.getElementById("who").dataset.username || ""`)
 	gotIntra := p.eval(`document.getElementById("who").dataset.intraLogin || ""`)
 	if gotUser != username || (username != "" && gotIntra != intraLogin) {
 		p.t.Errorf("the page shows user %q (42: %q), want %q (42: %q)", gotUser, gotIntra, username, intraLogin)
 	}
-	// The journeys' users have no second factor, and every step is a call
-	// the page lists.
-	if twoFactor := p.eval(`document.getElementById("who").dataset.twoFactor || ""`); username != "" && twoFactor != "off" {
-		p.t.Errorf("the page shows two-factor authentication %q, want off", twoFactor)
+	want := "off"
+	if twoFactor {
+		want = "on"
 	}
+	if got := p.eval(`document.getElementById("who").dataset.twoFactor || ""`); username != "" && got != want {
+		p.t.Errorf("the page shows two-factor authentication %q, want %s", got, want)
+	}
+	// Every step is a call the page lists.
 	if n := p.eval(`document.getElementById("calls").dataset.count`); n == "" || n == "0" {
 		p.t.Errorf("the page lists %q last calls, want some", n)
 	}

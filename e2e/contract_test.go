@@ -17,7 +17,7 @@ import (
 // contractRows are the endpoints the contract adds to the seed's
 // (testdata/contract/endpoints.json, rows of the seed's form), by name:
 // how to reach each one's success, returning its parameters, and a
-// failure of it.
+// failure of it, when it has one a client can cause.
 func contractRows(a *authd) map[string]struct {
 	reach   func(t *testing.T, b *authdtest.Client) map[string]string
 	failure failureOf
@@ -26,6 +26,28 @@ func contractRows(a *authd) map[string]struct {
 		reach   func(t *testing.T, b *authdtest.Client) map[string]string
 		failure failureOf
 	}{
+		"Register": {
+			func(t *testing.T, b *authdtest.Client) map[string]string {
+				return map[string]string{"username": "table_register", "password": seedPassword}
+			},
+			failureOf{"the same username again, taken", sameAgain},
+		},
+		"Gate": {
+			func(t *testing.T, b *authdtest.Client) map[string]string {
+				b.MustRegister("table_gate", seedPassword)
+				return map[string]string{"bearer": b.MustLogin("table_gate", seedPassword).AccessToken}
+			},
+			failureOf{"a Bearer token of a session ended", func(t *testing.T, b *authdtest.Client, e endpoint, params map[string]string) *http.Request {
+				b.MustLogout(params["bearer"])
+				return seedRequest(t, e, params)
+			}},
+		},
+		// The document is public and the same for every request: nothing
+		// a client sends makes it fail.
+		"OpenAPI document": {
+			func(t *testing.T, b *authdtest.Client) map[string]string { return nil },
+			failureOf{},
+		},
 		"Me": {
 			func(t *testing.T, b *authdtest.Client) map[string]string {
 				b.MustRegister("table_me", seedPassword)
@@ -109,8 +131,11 @@ func TestContractTable(t *testing.T) {
 				t.Fatalf("no way to reach %s %s", e.Method, e.Path)
 			}
 			b := clientOf(t, a, authdtest.RawCookies())
-			f := row.failure
-			checkRowWith(t, s, e, b, false, row.reach(t, b), &f)
+			var f *failureOf
+			if row.failure.make != nil {
+				f = &row.failure
+			}
+			checkRowWith(t, s, e, b, false, row.reach(t, b), f)
 		})
 	}
 }

@@ -32,6 +32,12 @@ type endpoint struct {
 	QueryParams  []string `json:"query_params"`
 	JSONParams   []string `json:"json_params"`
 	ReturnValues []string `json:"return_values"`
+	// Body is what a success answers with, which the seed never needs to
+	// say: "" (every seed row) a JSON object holding the return values,
+	// "empty" no body, the return values being headers, and "yaml" a
+	// YAML document whose top-level keys are the return values. Only
+	// contract rows (testdata/contract/endpoints.json) have the others.
+	Body         string   `json:"body,omitempty"`
 	ReturnCodes  []int    `json:"return_codes"`
 	CookiesSet   []string `json:"cookies_set"`
 	CookiesUnset []string `json:"cookies_unset"`
@@ -326,18 +332,45 @@ func checkRowWith(t *testing.T, s seed, e endpoint, b *authdtest.Client, secure 
 		t.Fatalf("%s %s = %d %s; want a success among %v", e.Method, e.Path, r.Status, r.Body, e.ReturnCodes)
 	}
 	// The return values are named by the data, so the body is read as
-	// the JSON object it must be, by name.
+	// the JSON object it must be, by name, unless the row says otherwise.
 	var body map[string]any
-	if !r.IsJSON() || json.Unmarshal(r.Body, &body) != nil || body == nil {
-		t.Errorf("the answer is not a JSON object: %q %s", r.Header.Get("Content-Type"), r.Body)
-	}
-	for _, key := range e.ReturnValues {
-		if list, ok := body[key].([]any); ok && len(list) > 0 {
-			continue
+	switch e.Body {
+	case "empty":
+		if len(r.Body) > 0 {
+			t.Errorf("the answer has a body, want none: %q %s", r.Header.Get("Content-Type"), r.Body)
 		}
-		if v, ok := body[key].(string); !ok || v == "" {
-			t.Errorf("return value %q missing from %s", key, r.Body)
+		for _, name := range e.ReturnValues {
+			if r.Header.Get(name) == "" {
+				t.Errorf("return value %s missing from the headers %v", name, r.Header)
+			}
 		}
+	case "yaml":
+		if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/yaml") {
+			t.Errorf("Content-Type %q, want application/yaml", ct)
+		}
+		keys := yamlTopLevelKeys(r.Body)
+		for _, key := range e.ReturnValues {
+			if !keys[key] {
+				t.Errorf("return value %q is not a top-level key of the YAML answer (it has %v)", key, slices.Sorted(maps.Keys(keys)))
+			}
+		}
+	case "":
+		if !r.IsJSON() || json.Unmarshal(r.Body, &body) != nil || body == nil {
+			t.Errorf("the answer is not a JSON object: %q %s", r.Header.Get("Content-Type"), r.Body)
+		}
+		for _, key := range e.ReturnValues {
+			if list, ok := body[key].([]any); ok && len(list) > 0 {
+				continue
+			}
+			if n, ok := body[key].(float64); ok && n != 0 {
+				continue
+			}
+			if v, ok := body[key].(string); !ok || v == "" {
+				t.Errorf("return value %q missing from %s", key, r.Body)
+			}
+		}
+	default:
+		t.Fatalf("%s: body %q, want \"\", \"empty\" or \"yaml\"", e.Name, e.Body)
 	}
 	if slices.Contains(e.ReturnValues, "access_token") {
 		if body["token_type"] != "Bearer" || body["expires_in"] != float64(900) {
@@ -355,6 +388,24 @@ func checkRowWith(t *testing.T, s seed, e endpoint, b *authdtest.Client, secure 
 			t.Errorf("with %s: %d %s; want a client error among %v", f.why, r.Status, r.Body, e.ReturnCodes)
 		}
 	}
+}
+
+// yamlTopLevelKeys returns the keys of a YAML document's top-level block
+// mapping: the lines starting in the first column with a plain key and a
+// colon. That is all the form a row's check needs; the document itself is
+// validated by internal/apidoc's tests.
+func yamlTopLevelKeys(doc []byte) map[string]bool {
+	keys := map[string]bool{}
+	for line := range strings.Lines(string(doc)) {
+		if line == "" || strings.ContainsRune(" \t#-\n", rune(line[0])) {
+			continue
+		}
+		key, rest, ok := strings.Cut(strings.TrimRight(line, "\r\n"), ":")
+		if ok && (rest == "" || rest[0] == ' ') && !strings.ContainsAny(key, " \t\"'{[") {
+			keys[key] = true
+		}
+	}
+	return keys
 }
 
 // checkSetCookies checks the Set-Cookie lines of a success: exactly the

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -25,7 +24,7 @@ func throttleChartFile(scope string) chart {
 }
 
 // throughputChartFile is the chart of scenario 5's sweeps.
-var throughputChartFile = chart{File: "perf-throughput.svg", Alt: "requests a second sustained by authd and by a bare handler"}
+var throughputChartFile = chart{File: "perf-throughput.svg", Alt: "requests a second sustained by authd on each backend and by a bare handler"}
 
 // writeChart writes a picture to path.
 func writeChart(path string, render func(io.Writer) error) error {
@@ -286,7 +285,9 @@ func mapPoints(f frame, pts []point) []point {
 
 // throughputChart pictures scenario 5's sweeps: for each target, the
 // highest rate it sustained and its peak throughput, beside the bare
-// handler's, with the rate each is expected to reach.
+// handler's, with the rate each is expected to reach; the targets of each
+// backend under its name, after the bare handler's sweep made just before
+// theirs, which they are compared with.
 type throughputChart struct {
 	Title string
 	Bare  int // the bare handler's highest rate sustained
@@ -296,6 +297,8 @@ type throughputChart struct {
 // throughputBar is one target of the sweeps.
 type throughputBar struct {
 	Label     string
+	Backend   string  // where authd kept its data; empty: none
+	Bare      int     // the rate of the bare handler it is compared with; 0: none
 	Sustained int     // highest rate sustained, a second
 	Peak      float64 // highest throughput of any step, latency aside
 	Target    float64 // the rate it is expected to sustain; 0: none
@@ -310,13 +313,14 @@ func (p *perfReport) throughputChart() (throughputChart, bool) {
 	if !ok || bare.Best == 0 || len(p.Sweeps) < 2 {
 		return throughputChart{}, false
 	}
-	c := throughputChart{Title: "Requests a second: authd against a bare net/http handler", Bare: bare.Best}
+	c := throughputChart{Title: "Requests a second: authd on each backend against a bare net/http handler", Bare: bare.Best}
 	for _, s := range p.Sweeps {
-		b := throughputBar{Label: s.Target, Sustained: s.Best, Peak: s.Peak}
-		for _, t := range bareTargets {
-			if strings.HasPrefix(s.Target, t.prefix) {
-				b.Target, b.Ratio = t.ratio*float64(bare.Best), t.ratio
-			}
+		b := throughputBar{Label: s.Target, Backend: s.Backend, Sustained: s.Best, Peak: s.Peak}
+		if ref, ok := p.bareFor(s.Backend); ok && !s.bare() {
+			b.Bare = ref.Best
+		}
+		if t, ok := targetOf(s.Backend, s.Target); ok {
+			b.Target, b.Ratio = t.ratio*float64(b.Bare), t.ratio
 		}
 		c.Bars = append(c.Bars, b)
 	}
@@ -329,18 +333,43 @@ const (
 	barsRight  = 180.0 // the values
 	barsRow    = 46.0
 	barsHeight = 24.0
+	barsGroup  = 28.0 // a backend's name, above its targets
 	barsBelow  = 40.0 // the x axis labels
 )
 
-// frame lays out the chart: one row of bars per target; y counts rows.
+// barsHeading is a backend's name above its bars.
+type barsHeading struct {
+	Name string
+	Y    float64 // its line, across the chart
+}
+
+// rows lays out the bars from top down: the top of each row, and the
+// heading of each backend, above its first bar; it returns where the last
+// row ends.
+func (c throughputChart) rows(top float64) (rowTops []float64, heads []barsHeading, bottom float64) {
+	y := top
+	for i, b := range c.Bars {
+		if b.Backend != "" && (i == 0 || c.Bars[i-1].Backend != b.Backend) {
+			heads = append(heads, barsHeading{Name: b.Backend, Y: y + barsGroup - 6})
+			y += barsGroup
+		}
+		rowTops = append(rowTops, y)
+		y += barsRow
+	}
+	return rowTops, heads, y
+}
+
+// frame lays out the chart: the bars and their backends' names, top down;
+// y is in pixels.
 func (c throughputChart) frame() frame {
 	top := float64(c.Bare)
 	for _, b := range c.Bars {
 		top = max(top, float64(b.Sustained), b.Peak, b.Target)
 	}
 	_, xMax := ticks(top, 6)
-	n := float64(len(c.Bars))
-	return frame{left: barsLeft, top: chartHeader, w: chartWidth - barsLeft - barsRight, h: n * barsRow, xMax: xMax, yMax: n}
+	_, _, bottom := c.rows(chartHeader)
+	h := bottom - chartHeader
+	return frame{left: barsLeft, top: chartHeader, w: chartWidth - barsLeft - barsRight, h: h, xMax: xMax, yMax: h}
 }
 
 // writeSVG draws the chart.
@@ -358,8 +387,13 @@ func (c throughputChart) writeSVG(w io.Writer) error {
 		d.line(f.x(v), f.top, f.x(v), f.bottom(), fmt.Sprintf(`stroke="%s" stroke-width="1"`, colorGrid))
 		d.text(f.x(v), f.bottom()+18, "middle", fmt.Sprintf(`fill="%s"`, colorMuted), num(v)+"/s")
 	}
+	rowTops, heads, _ := c.rows(f.top)
+	for _, hd := range heads {
+		d.line(16, hd.Y+6, chartWidth-16, hd.Y+6, fmt.Sprintf(`class="backend-rule" stroke="%s" stroke-width="1"`, colorMuted))
+		d.text(16, hd.Y, "start", `class="backend" font-weight="bold"`, "on "+hd.Name)
+	}
 	for i, b := range c.Bars {
-		rowTop := f.top + float64(i)*barsRow + (barsRow-barsHeight)/2
+		rowTop := rowTops[i] + (barsRow-barsHeight)/2
 		mid := rowTop + barsHeight/2
 		d.text(f.left-10, mid+4, "end", "", b.Label)
 		d.el(`<rect class="peak" x="%s" y="%s" width="%s" height="%s" fill="%s"/>`,
@@ -367,8 +401,8 @@ func (c throughputChart) writeSVG(w io.Writer) error {
 		d.el(`<rect class="sustained" x="%s" y="%s" width="%s" height="%s" fill="%s"/>`,
 			num(f.left), num(rowTop+4), num(f.x(float64(b.Sustained))-f.left), num(barsHeight-8), colorAnswered)
 		value, detail := fmt.Sprintf("%d/s", b.Sustained), fmt.Sprintf("peak %.0f/s", b.Peak)
-		if c.Bare > 0 && !strings.HasPrefix(b.Label, "bare") {
-			value += fmt.Sprintf(" = %.2f×", float64(b.Sustained)/float64(c.Bare))
+		if b.Bare > 0 {
+			value += fmt.Sprintf(" = %.2f×", float64(b.Sustained)/float64(b.Bare))
 		}
 		if b.Target > 0 {
 			d.line(f.x(b.Target), rowTop-3, f.x(b.Target), rowTop+barsHeight+3,

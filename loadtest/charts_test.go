@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -323,27 +324,73 @@ func TestThroughputChart(t *testing.T) {
 	}
 	for i, s := range pr.Sweeps {
 		if got, want := sustained[i].num(t, "width"), float64(s.Best)/f.xMax*f.w; !near(got, want) {
-			t.Errorf("%s: sustained bar %.2f wide, want %.2f (%d/s)", s.Target, got, want, s.Best)
+			t.Errorf("%s: sustained bar %.2f wide, want %.2f (%d/s)", s.label(), got, want, s.Best)
 		}
 		if got, want := peaks[i].num(t, "width"), s.Peak/f.xMax*f.w; !near(got, want) {
-			t.Errorf("%s: peak bar %.2f wide, want %.2f (%.0f/s)", s.Target, got, want, s.Peak)
+			t.Errorf("%s: peak bar %.2f wide, want %.2f (%.0f/s)", s.label(), got, want, s.Peak)
 		}
 	}
-	// GET /auth/me/'s target, 0.8 of the bare handler's 8000/s; the
-	// sample has no refresh sweep.
+
+	// A mark at each read-path target, its backend's share of the bare
+	// handler's rate measured for that backend: GET /auth/me/ on SQLite
+	// (0.8 of 8000/s), on PostgreSQL (0.6 of 7000/s) and on three
+	// replicas (0.6 of 6000/s); logins and the bare handler have none.
 	targets := root.all("line", "target")
-	if len(targets) != 1 {
-		t.Fatalf("%d target marks, want 1", len(targets))
+	var want []float64
+	for _, r := range []float64{0.8 * 8000, 0.6 * 7000, 0.6 * 6000} {
+		want = append(want, f.left+r/f.xMax*f.w)
 	}
-	if got, want := targets[0].num(t, "x1"), f.left+meTarget*8000/f.xMax*f.w; !near(got, want) {
-		t.Errorf("target mark at x=%.2f, want %.2f (%.0f/s)", got, want, meTarget*8000)
+	if len(targets) != len(want) {
+		t.Fatalf("%d target marks, want %d", len(targets), len(want))
 	}
-	if !strings.Contains(c.Bars[1].Label, "GET /auth/me/") || c.Bars[1].Target != meTarget*8000 {
-		t.Errorf("bar 1 = %+v, want GET /auth/me/ with a target of %.0f/s", c.Bars[1], meTarget*8000)
+	for i, m := range targets {
+		if got := m.num(t, "x1"); !near(got, want[i]) {
+			t.Errorf("target mark %d at x=%.2f, want %.2f", i, got, want[i])
+		}
+	}
+
+	// Each backend's name once, above its bars and below the bars of
+	// the one before.
+	heads := root.all("text", "backend")
+	wantHeads := []string{"on " + backendSQLite, "on " + backendPostgres, "on " + backendCluster}
+	var got []string
+	for _, h := range heads {
+		got = append(got, h.Text)
+	}
+	if !slices.Equal(got, wantHeads) {
+		t.Fatalf("backend headings %q, want %q", got, wantHeads)
+	}
+	headY := func(backend string) float64 {
+		for _, h := range heads {
+			if h.Text == "on "+backend {
+				return h.num(t, "y")
+			}
+		}
+		return math.Inf(-1) // the bare handler: above every heading
+	}
+	for i, s := range pr.Sweeps {
+		top := sustained[i].num(t, "y")
+		if top <= headY(s.Backend) {
+			t.Errorf("%s: bar at y=%.2f, not below its backend's name at %.2f", s.label(), top, headY(s.Backend))
+		}
+		for _, h := range heads {
+			if y := h.num(t, "y"); y > headY(s.Backend) && y < top+barsHeight {
+				t.Errorf("%s: bar at y=%.2f runs into the heading %q at %.2f", s.label(), top, h.Text, y)
+			}
+		}
+		if top+barsHeight > f.bottom() {
+			t.Errorf("%s: bar at y=%.2f below the plot's end %.2f", s.label(), top, f.bottom())
+		}
 	}
 
 	// Only with the bare handler's rate to compare with.
-	for _, sweeps := range [][]sweepResult{nil, pr.Sweeps[1:], pr.Sweeps[:1], {{Target: "bare net/http handler"}, pr.Sweeps[1]}} {
+	var authd []sweepResult
+	for _, s := range pr.Sweeps {
+		if !s.bare() {
+			authd = append(authd, s)
+		}
+	}
+	for _, sweeps := range [][]sweepResult{nil, authd, pr.Sweeps[:1], {{Target: "bare net/http handler"}, pr.Sweeps[1]}} {
 		if _, ok := (&perfReport{Sweeps: sweeps}).throughputChart(); ok {
 			t.Errorf("a throughput chart from sweeps %+v", sweeps)
 		}

@@ -94,22 +94,38 @@ var endpoints = withDefaultRates([]endpoint{
 	},
 	{
 		scope: config.ScopeTOTP, method: http.MethodPost, path: "/auth/2fa/totp/confirm/", byUser: true,
-		also: []string{"POST /auth/2fa/recovery-codes/"},
-		// The user has no second factor: each request is refused after the
-		// throttle (409 totp_not_enabled), changing nothing and counting
-		// toward no lockout. Every other request goes to the recovery
-		// codes, which count in the same scope.
+		also: []string{"POST /auth/2fa/recovery-codes/", "POST /auth/2fa/totp/setup/", "POST /auth/2fa/totp/disable/"},
+		// The four endpoints of the scope take turns, for a user without a
+		// second factor. Disable and the recovery codes are refused after
+		// the throttle (409 totp_not_enabled) and change nothing. Setup
+		// answers 200: the user gets a pending secret, replacing the one
+		// before, which changes nothing else (it is not active until
+		// confirmed). Once a secret is pending, confirm checks its code,
+		// and a wrong one of a code's shape counts toward the username's
+		// lockout, whose 429s would pass for the throttle's and shut the
+		// user out of the other scopes' attacks; so the code is notACode,
+		// refused (400 invalid_code, or 409 before any setup) uncounted.
+		// Should a session stop being fresh, setup, disable and the
+		// recovery codes answer 403 reauth_required: counted all the same.
 		prepare: func(ctx context.Context, p *prep, c *client, _ int) (ammo, error) {
 			ss, err := p.sessions(ctx, c.user, 1)
 			return ammo{sessions: ss}, err
 		},
 		aim: func(t *vegeta.Target, _ *client, a ammo, i int) {
 			t.Header.Set("Authorization", "Bearer "+a.sessions[0].access)
-			t.Header.Set("Content-Type", "application/json")
-			t.Body = []byte(`{"code":"123456"}`)
-			if i%2 == 1 {
-				t.URL = strings.TrimSuffix(t.URL, "/auth/2fa/totp/confirm/") + "/auth/2fa/recovery-codes/"
+			base := strings.TrimSuffix(t.URL, "/auth/2fa/totp/confirm/")
+			switch i % 4 {
+			case 1:
+				t.URL = base + "/auth/2fa/recovery-codes/"
+			case 2:
+				// Setup reads no body.
+				t.URL = base + "/auth/2fa/totp/setup/"
+				return
+			case 3:
+				t.URL = base + "/auth/2fa/totp/disable/"
 			}
+			t.Header.Set("Content-Type", "application/json")
+			t.Body = []byte(`{"code":"` + notACode + `"}`)
 		},
 	},
 	{
@@ -181,6 +197,11 @@ var endpoints = withDefaultRates([]endpoint{
 		},
 	},
 })
+
+// notACode is the code of the totp scope's attacks: neither six digits
+// nor a recovery code's length, so that no secret can match it and it
+// counts toward no lockout.
+const notACode = "none"
 
 // sessionID reads the sid claim of an access token of authd's, which
 // names its session; "" when it has none.

@@ -7,7 +7,8 @@
 //
 //	go run ./loadtest         # the contract's default rates, about four minutes
 //	go run ./loadtest -quick  # the same counts per second instead, for CI
-//	go run ./loadtest -only memory  # scenario 5's memory and login measurements alone, about three minutes
+//	go run ./loadtest -only perf  # scenario 5 alone
+//	go run ./loadtest -only memory  # scenario 5's memory and login measurements alone, about four minutes
 //
 // It writes report.md under loadtest/out/<mode>/ with, beside it, an SVG
 // chart per throttle scope that the report shows (the answered requests
@@ -16,6 +17,15 @@
 // latency plots. It prints a line per scenario as it goes, and exits
 // non-zero when a throttle or cookie assertion fails. Throughput targets
 // are reported, never failed on: a shared machine is too noisy for that.
+//
+// Scenario 5 measures the read path (GET /auth/me/, GET /auth/verify/,
+// POST /auth/refresh/) on SQLite, then on PostgreSQL: on a database it
+// creates on the server of -postgres ($AUTHD_TEST_POSTGRES_URL, else the
+// local one) and drops after, one authd, then three replicas sharing the
+// Redis of -redis ($AUTHD_TEST_REDIS_URL, else the local one) under a key
+// prefix of the run's own, with the load spread over them and the time
+// a logout on one takes to reach the others. When no PostgreSQL answers,
+// the report says so and the run goes on without it.
 //
 // Run it from the repository root. Every address is on loopback, every
 // attack is bounded in rate, count and time, and the processes it starts
@@ -75,16 +85,15 @@ type options struct {
 	// metricsAddr, when set, is the throttled authd's AUTHD_METRICS_ADDR,
 	// for watching its metrics during the run.
 	metricsAddr string
-	// only, when set, names the one part of the run to run: onlyMemory.
-	only string
+	// only, when not empty, names the scenarios to run (scenarioKeys).
+	only []string
+	// postgres is the server scenario 5 creates its database on, redis
+	// the one its replicas share; empty: none.
+	postgres, redis string
 	// authdEnv are settings (KEY=VALUE) added to those of the authd whose
 	// performance is measured, to compare runtime settings (GOGC=50).
 	authdEnv []string
 }
-
-// onlyMemory is the -only value that runs scenario 5's memory and login
-// measurements alone.
-const onlyMemory = "memory"
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
@@ -98,7 +107,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.out, "out", filepath.Join("loadtest", "out"), "`directory` of the report and plots (a folder per mode inside)")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "AUTHD_METRICS_ADDR of the throttled authd (`host:port`), to watch its /metrics during the run; empty: none")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (programs built, databases, process logs) even when the run passes")
-	fs.StringVar(&o.only, "only", "", "in full mode, run only one part: "+onlyMemory+" (scenario 5's memory and login measurements, about three minutes: peak and idle RSS, logins against raw argon2id, login latency at a steady rate, GET /auth/me/ with and without the memory limit)")
+	only := fs.String("only", "", "run only these scenarios, separated by commas: scopes, burst, cookies, perf, memory (scenario 5's memory and login measurements alone, without its sweeps); a partial run")
+	fs.StringVar(&o.postgres, "postgres", envOr(postgresVar, defaultPostgres),
+		"PostgreSQL `URL` of a role that may create databases, where scenario 5 creates one for the run ($"+postgresVar+" when set); empty: SQLite only")
+	fs.StringVar(&o.redis, "redis", envOr(redisVar, defaultRedis),
+		"Redis `URL` the replicas of scenario 5 share, under a key prefix of the run's own ($"+redisVar+" when set); empty: none")
 	fs.Func("authd-env", "a setting `KEY=VALUE` added to the environment of the authd that scenario 5 measures (GOGC=50, AUTHD_MEMORY_LIMIT=off); repeat it for more", func(v string) error {
 		if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
 			return errors.New("want KEY=VALUE")
@@ -112,13 +125,17 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	switch {
-	case o.only != "" && o.only != onlyMemory:
-		return o, fmt.Errorf("-only %q: want %s", o.only, onlyMemory)
-	case o.only != "" && (o.quick || !o.perf):
-		return o, errors.New("-only runs a part of scenario 5, which runs in full mode with -perf only")
+	var err error
+	o.only, err = parseOnly(*only)
+	return o, err
+}
+
+// envOr is the environment variable key, or def when it is unset or empty.
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
 	}
-	return o, nil
+	return def
 }
 
 // mode holds what differs between the quick and the full run.
@@ -226,6 +243,9 @@ type harness struct {
 
 func (h *harness) run(ctx context.Context) (err error) {
 	list := h.scenarios()
+	if len(list) == 0 {
+		return fmt.Errorf("no scenario to run in %s mode with -only %s", h.mode.name, strings.Join(h.opts.only, ","))
+	}
 	if err := h.setUp(); err != nil {
 		h.notRun(list)
 		return err

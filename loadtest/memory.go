@@ -433,8 +433,8 @@ type measuredAuthd struct {
 	login  vegeta.Target
 	me     vegeta.Target
 	meBody []byte
-	// refresh is the session's refresh token.
-	refresh string
+	// session is its user's session.
+	session session
 	// memoryLimit is the Go memory limit authd logged.
 	memoryLimit string
 }
@@ -488,7 +488,7 @@ func (h *harness) startMeasured(ctx context.Context, name string, pool int, extr
 		me: vegeta.Target{Method: http.MethodGet, URL: authd.URL + "/auth/me/",
 			Header: http.Header{"Authorization": {"Bearer " + s.access}}},
 		meBody:      meBody,
-		refresh:     s.refresh,
+		session:     s,
 		memoryLimit: loggedField(authd.Log(), "memory_limit"),
 	}, nil
 }

@@ -330,10 +330,13 @@ func (n notRun) render(w io.Writer) {
 func (pr *perfReport) failed() bool { return false }
 
 func (pr *perfReport) plots() []string {
-	if len(pr.Sweeps) == 0 {
-		return nil
+	var out []string
+	for _, s := range pr.Sweeps {
+		if s.Plot != "" {
+			out = append(out, "`"+s.Plot+"`")
+		}
 	}
-	return []string{"`perf-bare.html`", "`perf-me.html`", "`perf-refresh.html`", "`perf-login.html`"}
+	return out
 }
 
 func (pr *perfReport) render(w io.Writer) {
@@ -431,7 +434,7 @@ func (pr *perfReport) render(w io.Writer) {
 	p("| target | measured | result |")
 	p("|---|---|---|")
 	for _, t := range pr.targets() {
-		p("| %s | %s | %s |", t.What, t.Got, passLabel(t.Met))
+		p("| %s | %s | %s |", t.What, t.Got, t.result())
 	}
 	p("")
 	p("Targets are reported, never failed on: this machine is shared.")
@@ -450,23 +453,24 @@ func (pr *perfReport) renderSweeps(w io.Writer) {
 	p := func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) }
 	p("vegeta at increasing rates, %s a step (logins %s): doubling, then bisecting %d times. A rate is sustained when every answer is 200, p99 stays under %s and the client sent at least %.0f%% of it; a rate fails when two attempts fail. The bare handler runs in the harness's process and answers a body of the same size as GET /auth/me/'s. Targets are reported, not failed on.", stepDuration, loginStep, refineSteps, latencyBudget, sentRatio*100)
 	p("")
-	bare, _ := pr.sweep("bare")
 	p("| target | highest rate sustained | p99 there | ratio to the bare handler | peak throughput |")
 	p("|---|---:|---:|---:|---:|")
 	for _, s := range pr.Sweeps {
+		bare, _ := pr.bareFor(s.Backend)
 		ratio := "-"
 		if bare.Best > 0 {
 			ratio = fmt.Sprintf("%.2f×", float64(s.Best)/float64(bare.Best))
 		}
-		p("| %s | %d/s | %s | %s | %.0f/s |", s.Target, s.Best, s.BestP99.Round(10*time.Microsecond), ratio, s.Peak)
+		p("| %s | %d/s | %s | %s | %.0f/s |", s.label(), s.Best, s.BestP99.Round(10*time.Microsecond), ratio, s.Peak)
 	}
 	p("")
+	pr.renderReadPath(w)
 	if pr.Chart != nil {
 		p("%s", pr.Chart.markdown())
 		p("")
 	}
 	for _, s := range pr.Sweeps {
-		p("<details><summary>%s: every step</summary>", s.Target)
+		p("<details><summary>%s: every step</summary>", s.label())
 		p("")
 		p("| rate | attempt | sent/s | ok/s | p50 | p99 | max | statuses | sustained |")
 		p("|---:|---:|---:|---:|---:|---:|---:|---|---|")

@@ -63,12 +63,25 @@ func sampleReport() *report {
 					{Measured: true, Logins: true, Throughput: 2000}, {Measured: false, Logins: true, Throughput: 2200},
 				}},
 				Sweeps: []sweepResult{
-					{Target: "bare net/http handler", Best: 8000, BestP99: 3 * time.Millisecond, Peak: 9000, Steps: []stepRow{
+					{Target: "bare net/http handler", Backend: backendSQLite, Plot: "perf-bare.html", Best: 8000, BestP99: 3 * time.Millisecond, Peak: 9000, Steps: []stepRow{
 						{Rate: 8000, Attempt: 1, Sent: 8000, Throughput: 8000, P50: time.Millisecond, P99: 3 * time.Millisecond, Max: 9 * time.Millisecond, Codes: map[string]int{"200": 16000}, OK: true},
 						{Rate: 16000, Attempt: 1, Sent: 11000, Throughput: 9000, P50: 20 * time.Millisecond, P99: 80 * time.Millisecond, Max: 200 * time.Millisecond, Codes: map[string]int{"200": 22000}, Why: "p99 80ms; sent only 11000/s"},
 					}},
-					{Target: "GET /auth/me/", Best: 4000, BestP99: 20 * time.Millisecond, Peak: 5000},
-					{Target: "POST /auth/login/", Best: 40, BestP99: 45 * time.Millisecond, Peak: 58},
+					{Target: "GET /auth/me/", Backend: backendSQLite, Plot: "perf-me.html", Best: 4000, BestP99: 20 * time.Millisecond, Peak: 5000},
+					{Target: "POST /auth/login/", Backend: backendSQLite, Plot: "perf-login.html", Best: 40, BestP99: 45 * time.Millisecond, Peak: 58},
+					{Target: "bare net/http handler", Backend: backendPostgres, Plot: "perf-postgres-bare.html", Best: 7000, BestP99: 4 * time.Millisecond, Peak: 8000},
+					{Target: "GET /auth/me/", Backend: backendPostgres, Plot: "perf-postgres-me.html", Best: 5000, BestP99: 30 * time.Millisecond, Peak: 5500},
+					{Target: "bare net/http handler", Backend: backendCluster, Plot: "perf-cluster-bare.html", Best: 6000, BestP99: 5 * time.Millisecond, Peak: 6500},
+					{Target: "GET /auth/me/", Backend: backendCluster, Plot: "perf-cluster-me.html", Best: 3000, BestP99: 40 * time.Millisecond, Peak: 6000},
+				},
+				readPath: readPath{
+					Backends: []backendRun{
+						{Name: backendSQLite, Setup: "one authd", Cache: `"following" after the sweeps`},
+						{Name: backendPostgres, Setup: "one authd on database authd_load_0", Cache: `"following" before the sweeps, "following" after`},
+						{Name: backendCluster, Setup: "3 authd on database authd_load_0", Cache: `"following" on all 3 before the sweeps, "following" on all 3 after`},
+					},
+					Revocation: &revocationRun{Logouts: 40, Answers: 80, P50: 3 * time.Millisecond, P99: 120 * time.Millisecond, Max: 150 * time.Millisecond,
+						Load: loadRun{Rate: 3600, Throughput: 3590, P99: 35 * time.Millisecond, Codes: map[string]int{"200": 72000}}},
 				},
 			},
 		},

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 )
 
 // scenario is one part of a run: it attacks authd, checks what it saw and
@@ -18,14 +20,48 @@ type scenario interface {
 // scenarios are the run's scenarios, in the order they run and are
 // reported.
 func (h *harness) scenarios() []scenario {
-	if h.opts.only == onlyMemory {
-		return []scenario{perfScenario{}}
-	}
 	list := []scenario{scopeScenario{}, burstScenario{}, cookieScenario{}}
 	if h.mode.name == "full" && h.opts.perf {
 		list = append(list, perfScenario{})
 	}
-	return list
+	if len(h.opts.only) == 0 {
+		return list
+	}
+	return slices.DeleteFunc(list, func(sc scenario) bool {
+		return !slices.ContainsFunc(h.opts.only, func(key string) bool { return scenarioKeys[key] == sc })
+	})
+}
+
+// scenarioKeys name the scenarios for -only. memory is scenario 5's
+// memory and login measurements alone, without its sweeps.
+var scenarioKeys = map[string]scenario{
+	"scopes":  scopeScenario{},
+	"burst":   burstScenario{},
+	"cookies": cookieScenario{},
+	"perf":    perfScenario{},
+	"memory":  perfScenario{},
+}
+
+// memoryOnly reports whether scenario 5 runs its memory and login
+// measurements alone: -only names memory, not perf.
+func (h *harness) memoryOnly() bool {
+	return slices.Contains(h.opts.only, "memory") && !slices.Contains(h.opts.only, "perf")
+}
+
+// parseOnly reads -only: scenario keys, separated by commas.
+func parseOnly(v string) ([]string, error) {
+	var keys []string
+	for k := range strings.SplitSeq(v, ",") {
+		k = strings.TrimSpace(k)
+		if k == "" {
+			continue
+		}
+		if _, ok := scenarioKeys[k]; !ok {
+			return nil, fmt.Errorf("-only: no scenario %q (scopes, burst, cookies, perf, memory)", k)
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
 }
 
 // runScenarios runs each scenario in turn and adds its section to the

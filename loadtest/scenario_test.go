@@ -65,11 +65,6 @@ func TestScenarios(t *testing.T) {
 			t.Errorf("%s: scenarios (-want +got):\n%s", tt.name, diff)
 		}
 	}
-	h, _ := mustHarness(t, fullMode, true)
-	h.opts.only = onlyMemory
-	if diff := cmp.Diff([]string{"scenario 5, throughput and latency"}, names(h.scenarios())); diff != "" {
-		t.Errorf("-only memory: scenarios (-want +got):\n%s", diff)
-	}
 }
 
 func TestParseFlags(t *testing.T) {
@@ -78,18 +73,56 @@ func TestParseFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.only != onlyMemory || !cmp.Equal(o.authdEnv, []string{"GOGC=50", "AUTHD_MEMORY_LIMIT=off"}) {
+	if !cmp.Equal(o.only, []string{"memory"}) || !cmp.Equal(o.authdEnv, []string{"GOGC=50", "AUTHD_MEMORY_LIMIT=off"}) {
 		t.Errorf("options %+v, want -only memory and both settings", o)
 	}
 	for _, args := range [][]string{
 		{"-only", "throttles"},
-		{"-only", "memory", "-quick"},
-		{"-only", "memory", "-perf=false"},
 		{"-authd-env", "GOGC"},
 		{"-authd-env", "=50"},
 	} {
 		if _, err := parseFlags(args, io.Discard); err == nil {
 			t.Errorf("parseFlags(%q) accepted them", args)
+		}
+	}
+}
+
+func TestOnly(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		only       string
+		mode       mode
+		want       []string
+		err        bool
+		memoryOnly bool
+	}{
+		{"perf", fullMode, []string{"scenario 5, throughput and latency"}, false, false},
+		{"cookies, scopes", fullMode, []string{"scenarios 1 and 2, every scope from two clients at once", "scenario 4, cookie transitions"}, false, false},
+		{"perf", quickMode, nil, false, false},
+		{"perf,nothing", fullMode, nil, true, false},
+		{"memory", fullMode, []string{"scenario 5, throughput and latency"}, false, true},
+		{"memory,perf", fullMode, []string{"scenario 5, throughput and latency"}, false, false},
+		{"memory", quickMode, nil, false, true},
+	}
+	for _, tt := range tests {
+		only, err := parseOnly(tt.only)
+		if (err != nil) != tt.err {
+			t.Errorf("-only %q: error %v, want one: %v", tt.only, err, tt.err)
+		}
+		if err != nil {
+			continue
+		}
+		h, _ := mustHarness(t, tt.mode, true)
+		h.opts.only = only
+		var got []string
+		for _, sc := range h.scenarios() {
+			got = append(got, sc.name())
+		}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("-only %q in %s mode: scenarios (-want +got):\n%s", tt.only, tt.mode.name, diff)
+		}
+		if h.memoryOnly() != tt.memoryOnly {
+			t.Errorf("-only %q: memoryOnly() = %v, want %v", tt.only, h.memoryOnly(), tt.memoryOnly)
 		}
 	}
 }

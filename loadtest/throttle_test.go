@@ -10,8 +10,10 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"authd/internal/account"
 	"authd/internal/config"
 	"authd/internal/throttle"
+	"authd/internal/totp"
 )
 
 func TestPlan(t *testing.T) {
@@ -170,6 +172,23 @@ func TestTargets(t *testing.T) {
 	}
 	if got := target(config.ScopePassword, 1); got.Header.Get("Authorization") != "Bearer "+fakeAccess("s0") || bytes.Contains(got.Body, []byte("new_password")) {
 		t.Errorf("password target with Authorization %q and body %s; want the session's Bearer and no new_password", got.Header.Get("Authorization"), got.Body)
+	}
+	// The totp scope's attack goes to its four endpoints in turn, with a
+	// code that cannot match and so counts toward no lockout.
+	var totpPaths []string
+	for _, tg := range endpointNamed(config.ScopeTOTP).targets(base, c, a, 4) {
+		totpPaths = append(totpPaths, tg.Method+" "+strings.TrimPrefix(tg.URL, base))
+		if bytes.Contains(tg.Body, []byte(`"code"`)) && !bytes.Contains(tg.Body, []byte(`"`+notACode+`"`)) {
+			t.Errorf("totp target %s with body %s, want the code %q", tg.URL, tg.Body, notACode)
+		}
+	}
+	slices.Sort(totpPaths)
+	wantPaths := []string{"POST /auth/2fa/recovery-codes/", "POST /auth/2fa/totp/confirm/", "POST /auth/2fa/totp/disable/", "POST /auth/2fa/totp/setup/"}
+	if !slices.Equal(totpPaths, wantPaths) {
+		t.Errorf("four totp targets go to %q, want %q", totpPaths, wantPaths)
+	}
+	if totp.WellFormed(notACode) || len(notACode) == account.RecoveryCodeLen {
+		t.Errorf("the totp attacks' code %q has the shape of a code", notACode)
 	}
 }
 

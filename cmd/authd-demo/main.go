@@ -5,7 +5,11 @@
 // sends the HttpOnly cookies with its calls and never handles a refresh or
 // Intra token itself. Besides logging in with a password or with 42, the
 // page lists the user's sessions and ends them, logs out the others,
-// changes the password and unlinks the 42 account.
+// changes the password and unlinks the 42 account, and sets up
+// two-factor authentication: it asks authd for a secret and has this
+// program draw its otpauth URL as a QR code (POST /qr.svg), which authd
+// itself never does; it asks for the second factor at login, renews the
+// recovery codes and turns two-factor authentication off.
 //
 // It prints the address it listens on as the first line of its standard
 // output, so that a test can start it with -addr 127.0.0.1:0.
@@ -18,6 +22,7 @@
 package main
 
 import (
+	"authd/cmd/authd-demo/internal/qr"
 	"authd/internal/program"
 	"context"
 	"embed"
@@ -36,6 +41,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 func main() {
@@ -60,6 +66,26 @@ var apiPrefixes = []string{"/auth/", "/oauth2/", "/healthz", "/readyz"}
 
 const callbackPath = "/oauth2/intra/callback/"
 
+// qrPath answers a POST with the QR code of the text of its body, as SVG.
+// The text comes in the body, not in the URL, so that the TOTP secret of
+// an otpauth URL lands in no access log, history or cache.
+const qrPath = "/qr.svg"
+
+const (
+	// maxQRBody bounds the body of a POST to qrPath; anything longer is
+	// refused unread. A QR code holds less (qrLevel's capacity), an
+	// otpauth URL of authd much less (about 520 bytes at most).
+	maxQRBody = 4 << 10
+	// qrLevel recovers about 15% of a code's modules: a glare on a
+	// screen, a shaky phone.
+	qrLevel = qr.M
+	// qrScale is the pixels of a module in the SVG's own size: an
+	// otpauth URL of the default issuer, of 111 to 140 bytes, is a symbol
+	// of version 7 or 8, 45 or 49 modules and the quiet zone, 212 or 228
+	// pixels wide.
+	qrScale = 4
+)
+
 //go:embed static
 var static embed.FS
 
@@ -74,10 +100,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(fset.Output(), `Usage: authd-demo [flags]
 
 authd-demo serves a demo page that logs in with a password or with 42
-through authd, lists and ends the user's sessions, changes the password and
-links or unlinks 42, from the same origin as the API (a reverse proxy passes
-/auth/, /oauth2/, /healthz and /readyz to authd). authd's Intra redirect
-URI must be this origin's /oauth2/intra/callback/.
+through authd, lists and ends the user's sessions, changes the password,
+links or unlinks 42 and sets up two-factor authentication (drawing the QR
+code of the otpauth URL itself, POST /qr.svg), from the same origin as the
+API (a reverse proxy passes /auth/, /oauth2/, /healthz and /readyz to
+authd). authd's Intra redirect URI must be this origin's
+/oauth2/intra/callback/.
 
 Flags:
 `)
@@ -129,16 +157,14 @@ func newHandler(upstream *url.URL, errLog *log.Logger) http.Handler {
 		ErrorLog:       errLog,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			errLog.Printf("%s %s: %v", r.Method, r.URL.Path, err)
-			writeJSON(w, http.StatusBadGateway, map[string]string{
-				"error":  "authd_unavailable",
-				"detail": "authd did not answer the demo's proxy; is it running?",
-			})
+			writeError(w, http.StatusBadGateway, "authd_unavailable", "authd did not answer the demo's proxy; is it running?")
 		},
 	}
 	mux := http.NewServeMux()
 	for _, p := range apiPrefixes {
 		mux.Handle(p, proxy)
 	}
+	mux.Handle(qrPath, http.HandlerFunc(serveQR))
 	page, err := fs.Sub(static, "static")
 	if err != nil {
 		panic(err) // the embedded folder is part of the binary
@@ -152,12 +178,51 @@ func newHandler(upstream *url.URL, errLog *log.Logger) http.Handler {
 		}
 		h := w.Header()
 		h.Set("Cache-Control", "no-store")
-		h.Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+		// img-src blob: lets the page show the QR code it fetched with a POST.
+		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		files.ServeHTTP(w, r)
 	}))
 	return mux
+}
+
+// serveQR answers a POST with the QR code of its body, UTF-8 text, as SVG.
+// Whatever the text, the answer is the code or a 4xx: an empty body, one
+// that is not UTF-8 or that no QR code holds is 400, one longer than
+// maxQRBody 413. Nothing is kept or logged, and nothing may cache the
+// answer: the text is a secret.
+func serveQR(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "Send the text in the body of a POST.")
+		return
+	}
+	text, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxQRBody))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, "too_long", fmt.Sprintf("The body is more than %d bytes.", maxQRBody))
+		return
+	case err != nil:
+		writeError(w, http.StatusBadRequest, "invalid_request", "The body could not be read.")
+		return
+	case len(text) == 0 || !utf8.Valid(text):
+		writeError(w, http.StatusBadRequest, "invalid_request", "The body must be the text of the QR code, UTF-8, not empty.")
+		return
+	}
+	code, err := qr.Encode(text, qrLevel)
+	if err != nil { // too long is the only error a valid level can give
+		writeError(w, http.StatusBadRequest, "too_long",
+			fmt.Sprintf("A QR code holds at most %d bytes at level %v.", qr.Capacity(qr.MaxVersion, qrLevel), qrLevel))
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "image/svg+xml")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "default-src 'none'")
+	w.Write(code.SVG(qrScale))
 }
 
 // backToPage turns authd's answer to the browser's arrival at the callback
@@ -197,6 +262,11 @@ func isNavigation(r *http.Request) bool {
 		return m == "navigate"
 	}
 	return strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+// writeError writes an error in authd's form, {"error","detail"}.
+func writeError(w http.ResponseWriter, status int, code, detail string) {
+	writeJSON(w, status, map[string]string{"error": code, "detail": detail})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

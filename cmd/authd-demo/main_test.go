@@ -14,7 +14,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"authd/cmd/authd-demo/internal/qr"
+	"authd/internal/account"
 	"authd/internal/authdtest"
+	"authd/internal/totp"
 )
 
 // seen is what the fake authd received from the proxy.
@@ -88,9 +91,13 @@ func TestPage(t *testing.T) {
 		contains          []string
 	}{
 		{"/", "text/html", []string{`id="login"`, "Log in with 42", `src="/app.js"`,
-			`id="sessions"`, `id="session-list"`, `id="logout-others"`, `id="change-password-form"`, `id="intra-unlink"`, `id="calls"`}},
+			`id="sessions"`, `id="session-list"`, `id="logout-others"`, `id="change-password-form"`, `id="intra-unlink"`, `id="calls"`,
+			`id="mfa-form"`, `id="totp-setup"`, `id="totp-qr"`, `id="totp-secret"`, `id="recovery-codes"`, "Save these ten recovery codes now",
+			`id="totp-disable"`, `id="recovery-new"`}},
 		{"/app.js", "text/javascript", []string{`"/auth/login/"`, `"/oauth2/intra/url/"`, `"/oauth2/intra/link/"`,
-			`"/auth/sessions/"`, `"/auth/password/"`, `api("DELETE", "/oauth2/intra/link/"`, `{scope: "others"}`}},
+			`"/auth/sessions/"`, `"/auth/password/"`, `api("DELETE", "/oauth2/intra/link/"`, `{scope: "others"}`,
+			`"/auth/login/mfa/"`, `"/auth/2fa/totp/setup/"`, `"/auth/2fa/totp/confirm/"`, `"/auth/2fa/totp/disable/"`,
+			`"/auth/2fa/recovery-codes/"`, `fetch("/qr.svg", {`, `method: "POST"`}},
 		{"/style.css", "text/css", []string{"body"}},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
@@ -104,7 +111,10 @@ func TestPage(t *testing.T) {
 					t.Errorf("GET %s lacks %s", tc.path, s)
 				}
 			}
-			if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") {
+			// Scripts and styles from the origin only; images from it and
+			// from the blobs the page makes of the QR codes it fetches.
+			if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") ||
+				!strings.Contains(csp, "img-src 'self' blob:") || strings.Contains(csp, "unsafe") {
 				t.Errorf("Content-Security-Policy = %q", csp)
 			}
 		})
@@ -150,6 +160,9 @@ func TestProxyPassesAccountCalls(t *testing.T) {
 		{"POST", "/auth/logout/", `{"scope":"others"}`},
 		{"POST", "/auth/password/", `{"current_password":"old one","new_password":"a new one"}`},
 		{"DELETE", "/oauth2/intra/link/", ""},
+		{"POST", "/auth/2fa/totp/setup/", ""},
+		{"POST", "/auth/2fa/totp/confirm/", `{"code":"123456"}`},
+		{"POST", "/auth/login/mfa/", `{"mfa_token":"t","code":"k7pefnhq7f"}`},
 	} {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
 			req, _ := http.NewRequest(tc.method, demo.URL+tc.path, strings.NewReader(tc.body))
@@ -210,6 +223,83 @@ func TestCallback(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestQR: a POST of text to /qr.svg answers the SVG of its QR code,
+// which nothing may cache, without calling authd; any other request is a
+// 4xx with authd's form of error, never a 500.
+func TestQR(t *testing.T) {
+	up, got := mustUpstream(t)
+	demo := mustDemo(t, up)
+	url := "otpauth://totp/authd:alice?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=authd&algorithm=SHA1&digits=6&period=30"
+	fits := strings.Repeat("a", qr.Capacity(qr.MaxVersion, qrLevel))
+	for _, tc := range []struct {
+		name, method, body string
+		status             int
+		error              string // the error code, "" for the SVG
+	}{
+		{"an otpauth URL", "POST", url, 200, ""},
+		{"the most a QR code holds", "POST", fits, 200, ""},
+		{"UTF-8 beyond ASCII", "POST", "authd: clé ☃", 200, ""},
+		{"a byte more than a QR code holds", "POST", fits + "a", 400, "too_long"},
+		{"the most the body may be", "POST", strings.Repeat("a", maxQRBody), 400, "too_long"},
+		{"a body too long to read", "POST", strings.Repeat("a", maxQRBody+1), 413, "too_long"},
+		{"a megabyte", "POST", strings.Repeat("a", 1<<20), 413, "too_long"},
+		{"an empty body", "POST", "", 400, "invalid_request"},
+		{"not UTF-8", "POST", "otpauth://totp/\xff\xfe", 400, "invalid_request"},
+		{"GET", "GET", "", 405, "method_not_allowed"},
+		{"HEAD", "HEAD", "", 405, ""},
+		{"PUT", "PUT", url, 405, "method_not_allowed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tc.method, demo.URL+"/qr.svg", strings.NewReader(tc.body))
+			req.Header.Set("Content-Type", "text/plain; charset=utf-8")
+			resp, body := mustDo(t, req)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("%s /qr.svg = %d %.200s, want %d", tc.method, resp.StatusCode, body, tc.status)
+			}
+			if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
+				t.Errorf("Cache-Control = %q, want no-store", cc)
+			}
+			if tc.status == 405 && resp.Header.Get("Allow") != "POST" {
+				t.Errorf("Allow = %q, want POST", resp.Header.Get("Allow"))
+			}
+			if tc.status != 200 {
+				var e struct{ Error, Detail string }
+				if tc.method != "HEAD" && (json.Unmarshal([]byte(body), &e) != nil || e.Error != tc.error || e.Detail == "") {
+					t.Errorf("the error is %.200s, want %s with a detail", body, tc.error)
+				}
+				return
+			}
+			h := resp.Header
+			if h.Get("Content-Type") != "image/svg+xml" || h.Get("X-Content-Type-Options") != "nosniff" ||
+				h.Get("Content-Security-Policy") != "default-src 'none'" {
+				t.Errorf("headers %v", h)
+			}
+			code, err := qr.Encode([]byte(tc.body), qrLevel)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := string(code.SVG(qrScale)); body != want {
+				t.Errorf("the SVG is not the QR code of the body at level %v:\n%.300s\nwant\n%.300s", qrLevel, body, want)
+			}
+		})
+	}
+	select {
+	case s := <-got:
+		t.Errorf("authd received %s %s; the QR code is the demo's own", s.Method, s.Path)
+	default:
+	}
+}
+
+// TestQRWithinBounds: the longest otpauth URL authd makes is well within
+// the body the demo reads.
+func TestQRWithinBounds(t *testing.T) {
+	longest := totp.URL(strings.Repeat("é", totp.MaxIssuer/2), strings.Repeat("u", account.MaxUsername), totp.NewSecret())
+	if len(longest) > qr.Capacity(qr.MaxVersion, qrLevel) || qr.Capacity(qr.MaxVersion, qrLevel) > maxQRBody {
+		t.Errorf("the longest otpauth URL is %d bytes, a QR code at %v holds %d, the body may be %d",
+			len(longest), qrLevel, qr.Capacity(qr.MaxVersion, qrLevel), maxQRBody)
 	}
 }
 

@@ -26,8 +26,8 @@ func memoryLimit(cfg config.Config, poolMemory int64, gomemlimit string) (int64,
 		return 0, "GOMEMLIMIT=" + gomemlimit + " (the Go runtime's)"
 	}
 	n := cfg.AutoMemoryLimit(poolMemory)
-	return n, fmt.Sprintf("%s (auto: hashing pool %s + throttle tables %s + %s)", mebibytes(n),
-		mebibytes(poolMemory), mebibytes(cfg.ThrottleMemory()), mebibytes(config.MemoryHeadroom))
+	return n, fmt.Sprintf("%s (auto: hashing pool %s + throttle tables %s + session cache %s + %s)", mebibytes(n),
+		mebibytes(poolMemory), mebibytes(cfg.ThrottleMemory()), mebibytes(cfg.CacheMemory()), mebibytes(config.MemoryHeadroom))
 }
 
 func mebibytes(n int64) string {

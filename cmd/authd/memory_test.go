@@ -25,8 +25,9 @@ func TestMemoryLimit(t *testing.T) {
 		want       int64
 		log        string
 	}{
-		{cfg(config.MemoryLimitAuto), "", pool + 2*1000*400 + config.MemoryHeadroom, "70.8 MiB (auto: hashing pool 38 MiB + throttle tables 0.8 MiB + 32 MiB)"},
-		{config.Config{ThrottleMaxKey: 100000}, "", pool + 2*100000*400 + config.MemoryHeadroom, "146.3 MiB (auto: hashing pool 38 MiB + throttle tables 76.3 MiB + 32 MiB)"},
+		{cfg(config.MemoryLimitAuto), "", pool + 2*1000*400 + config.MemoryHeadroom, "70.8 MiB (auto: hashing pool 38 MiB + throttle tables 0.8 MiB + session cache 0 MiB + 32 MiB)"},
+		{config.Config{ThrottleMaxKey: 100000, CacheSessions: 10000}, "", pool + 2*100000*400 + 10000*2048 + config.MemoryHeadroom,
+			"165.8 MiB (auto: hashing pool 38 MiB + throttle tables 76.3 MiB + session cache 19.5 MiB + 32 MiB)"},
 		{cfg(config.MemoryLimitAuto), "1GiB", 0, "GOMEMLIMIT=1GiB (the Go runtime's)"},
 		{cfg(config.MemoryLimitAuto), "off", 0, "GOMEMLIMIT=off (the Go runtime's)"},
 		{cfg(config.MemoryLimitOff), "", 0, "off (no limit, the collector left alone)"},
@@ -57,7 +58,7 @@ func TestServeLogsItsMemoryLimit(t *testing.T) {
 			return run(ctx, []string{"serve", "--addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, nil, stdout, stderr)
 		},
 	})
-	want := `"memory_limit":"146.3 MiB (auto: hashing pool 38 MiB + throttle tables 76.3 MiB + 32 MiB), not set: authd runs inside another program"`
+	want := `"memory_limit":"165.8 MiB (auto: hashing pool 38 MiB + throttle tables 76.3 MiB + session cache 19.5 MiB + 32 MiB), not set: authd runs inside another program"`
 	if !strings.Contains(s.Log(), want) {
 		t.Errorf("the log lacks %s:\n%s", want, s.Log())
 	}

@@ -27,6 +27,7 @@ import (
 	"authd/internal/program"
 	"authd/internal/requestid"
 	"authd/internal/store"
+	"authd/internal/store/cache"
 	"authd/internal/store/postgres"
 	"authd/internal/store/sqlite"
 	"authd/internal/throttle"
@@ -169,6 +170,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer st.Close()
+	feed, _ := st.(store.ChangeFeed)
 	// The readings are taken from pieces made below, once they exist.
 	var (
 		hasher   *password.Hasher
@@ -181,6 +183,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			LimiterDegraded: func() bool { return degraded() },
 		})
 		st = m.Store(st)
+	}
+	var cached *cache.Store
+	if feed != nil && cfg.CacheSessions > 0 {
+		cached = cache.New(st, cache.Options{MaxEntries: cfg.CacheSessions})
+		st = cached
+		feedCtx, stopFeed := context.WithCancel(ctx)
+		defer stopFeed()
+		go feed.WatchChanges(feedCtx, loggedFeed{cached, log})
 	}
 	keys, err := signingKeys(ctx, cfg, st)
 	if err != nil {
@@ -203,7 +213,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	// scopes cannot push it out.
 	var limiter throttle.Limiter = throttle.NewMemory(throttle.MemoryOptions{MaxKeys: cfg.ThrottleMaxKey})
 	var lockouts throttle.Limiter = throttle.NewMemory(throttle.MemoryOptions{MaxKeys: cfg.ThrottleMaxKey, KeepLive: true})
-	var status func() map[string]string
+	status := func() map[string]string { return map[string]string{} }
+	if cached != nil {
+		status = func() map[string]string { return map[string]string{"cache": cached.Status()} }
+	}
 	if cfg.RedisURL != "" {
 		rdb, err := redislimit.NewClient(cfg.RedisURL)
 		if err != nil {
@@ -225,11 +238,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		// silent.
 		lockouts = throttle.NewFailover(shared, lockouts, throttle.FailoverOptions{})
 		degraded = f.Degraded
+		cacheStatus := status
 		status = func() map[string]string {
+			s := cacheStatus()
+			s["throttle"] = "redis"
 			if f.Degraded() {
-				return map[string]string{"throttle": "degraded: redis unreachable, counting in this process"}
+				s["throttle"] = "degraded: redis unreachable, counting in this process"
 			}
-			return map[string]string{"throttle": "redis"}
+			return s
 		}
 	}
 	secrets, err := datakey.New(cfg.DataKey)
@@ -496,4 +512,26 @@ func version() string {
 		return "devel"
 	}
 	return "devel-" + rev + dirty
+}
+
+// loggedFeed is the cache's ChangeWatcher, logging when the feed of
+// changes is lost and when it follows again.
+type loggedFeed struct {
+	*cache.Store
+	log *slog.Logger
+}
+
+func (f loggedFeed) Lost(err error) {
+	if err == nil {
+		err = errors.New("no cause given")
+	}
+	f.log.Warn("the feed of database changes is lost: every read goes to the database until it is back", "cause", err.Error())
+	f.Store.Lost(err)
+}
+
+func (f loggedFeed) Following() {
+	if f.Store.Status() != "following" {
+		f.log.Info("following the database's changes: sessions and users are cached")
+	}
+	f.Store.Following()
 }

@@ -82,8 +82,11 @@ type Tokens interface {
 
 // Service carries out the account's rules. It is safe for concurrent use.
 type Service struct {
-	opts    Options
-	store   store.Store
+	opts  Options
+	store store.Store
+	// direct reads the database even when store answers from a cache:
+	// for the reads that decide (a race lost, a code checked, a login).
+	direct  store.Store
 	tokens  Tokens
 	hashes  *password.Hasher
 	lockout lockout
@@ -107,6 +110,7 @@ func New(o Options) *Service {
 	return &Service{
 		opts:    o,
 		store:   o.Store,
+		direct:  store.Uncached(o.Store),
 		tokens:  o.Tokens,
 		hashes:  o.Passwords,
 		lockout: lockout{limiter: o.Limiter, rate: o.Lockout},

@@ -393,6 +393,10 @@ func (failing) Session(context.Context, string) (store.Session, error) {
 	return store.Session{}, errors.New("connection refused")
 }
 
+func (failing) SessionAndUser(context.Context, string) (store.Session, store.User, error) {
+	return store.Session{}, store.User{}, errors.New("connection refused")
+}
+
 func TestDependencyFailuresAreMarked(t *testing.T) {
 	t.Parallel()
 	healthy := newEnv(t, nil)

@@ -202,7 +202,9 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Grant, erro
 	if err != nil {
 		return Grant{}, fmt.Errorf("refresh: %w", ErrInvalidRefreshToken)
 	}
-	sess, u, err := s.liveSession(ctx, c.SessionID, c.Subject)
+	// Rotation decides on the session's newest refresh token, which
+	// another replica may have just replaced: it reads the database.
+	sess, u, err := s.liveSession(ctx, s.opts.RefreshRotation, c.SessionID, c.Subject)
 	if errors.Is(err, errSessionGone) {
 		return Grant{}, fmt.Errorf("refresh: %w", ErrInvalidRefreshToken)
 	}
@@ -247,7 +249,7 @@ func (s *Service) rotate(ctx context.Context, c token.Claims, sess store.Session
 		}
 		// Another refresh rotated first: judge the token against the
 		// session as it left it.
-		sess, err = s.store.Session(ctx, sess.ID)
+		sess, err = s.direct.Session(ctx, sess.ID)
 		if errors.Is(err, store.ErrNotFound) {
 			return Grant{}, fmt.Errorf("refresh: %w", ErrInvalidRefreshToken)
 		}
@@ -293,7 +295,7 @@ func (s *Service) live(ctx context.Context, tok string, typ token.Type, invalid 
 	if err != nil {
 		return Principal{}, invalid
 	}
-	sess, u, err := s.liveSession(ctx, c.SessionID, c.Subject)
+	sess, u, err := s.liveSession(ctx, false, c.SessionID, c.Subject)
 	if errors.Is(err, errSessionGone) {
 		return Principal{}, invalid
 	}
@@ -346,28 +348,38 @@ func (s *Service) Logout(ctx context.Context, p Principal, refreshToken string, 
 var errSessionGone = errors.New("session revoked, expired or its user gone or disabled")
 
 // liveSession returns a live session, sid, of the user sub, with that
-// user, or errSessionGone.
-func (s *Service) liveSession(ctx context.Context, sid, sub string) (store.Session, store.User, error) {
+// user, or errSessionGone, read from the database when direct, else as
+// the store's cache may know them.
+func (s *Service) liveSession(ctx context.Context, direct bool, sid, sub string) (store.Session, store.User, error) {
+	st := s.store
+	if direct {
+		st = s.direct
+	}
 	uid, err := strconv.ParseInt(sub, 10, 64)
 	if err != nil {
 		return store.Session{}, store.User{}, errSessionGone
 	}
-	sess, err := s.store.Session(ctx, sid)
+	sess, u, err := st.SessionAndUser(ctx, sid)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Session{}, store.User{}, errSessionGone
 	}
 	if err != nil {
 		return store.Session{}, store.User{}, storeError("load session", err)
 	}
-	if !s.usable(sess, s.now()) || sess.UserID != uid {
-		return store.Session{}, store.User{}, errSessionGone
+	now := s.now()
+	if sess.Live(now) && !s.usable(sess, now) && !direct {
+		// Idle as a cached copy has it: another replica's refresh, which
+		// tells no one, may have used it since.
+		sess, u, err = s.direct.SessionAndUser(ctx, sid)
+		if errors.Is(err, store.ErrNotFound) {
+			return store.Session{}, store.User{}, errSessionGone
+		}
+		if err != nil {
+			return store.Session{}, store.User{}, storeError("load session", err)
+		}
 	}
-	u, err := s.store.UserByID(ctx, uid)
-	if errors.Is(err, store.ErrNotFound) {
+	if !s.usable(sess, now) || sess.UserID != uid {
 		return store.Session{}, store.User{}, errSessionGone
-	}
-	if err != nil {
-		return store.Session{}, store.User{}, storeError("load user", err)
 	}
 	if u.Disabled {
 		return store.Session{}, store.User{}, errSessionGone

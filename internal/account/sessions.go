@@ -100,7 +100,7 @@ func (s *Service) EndSession(ctx context.Context, p Principal, id string) error 
 	if id == "" || len(id) > maxSessionID {
 		return ErrNoSuchSession
 	}
-	sess, err := s.store.Session(ctx, id)
+	sess, err := s.direct.Session(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return ErrNoSuchSession
 	}

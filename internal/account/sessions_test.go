@@ -12,6 +12,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"authd/internal/intra"
+	"authd/internal/store"
+	"authd/internal/store/cache"
 	"authd/internal/token"
 )
 
@@ -360,5 +362,42 @@ func TestIdleTimeout(t *testing.T) {
 	ids := e.mustSessionIDs(t, p)
 	if len(ids) != 2 || ids[1] != g.SessionID {
 		t.Errorf("Sessions = %v, want the new one and %s, not the idle one", ids, g.SessionID)
+	}
+}
+
+// TestIdleTimeoutBehindACache: a replica whose cache holds a session as
+// last used long ago, while another replica's refreshes (which tell no
+// one) kept it in use, asks the database before calling it idle; a
+// session idle in the database too is refused.
+func TestIdleTimeoutBehindACache(t *testing.T) {
+	t.Parallel()
+	var db store.Store
+	e := newEnv(t, func(o *Options) {
+		o.IdleTTL = 30 * time.Minute
+		db = o.Store
+		c := cache.New(o.Store, cache.Options{MaxAge: 24 * time.Hour, Now: o.Now})
+		c.Following()
+		o.Store = c
+	})
+	e.mustRegister(t, "alice", "alice-password")
+	used := e.mustLogin(t, "alice", "alice-password")
+	idle := e.mustLogin(t, "alice", "alice-password")
+	for _, g := range []Grant{used, idle} {
+		if _, err := e.svc.Authenticate(t.Context(), g.AccessToken); err != nil { // cached now
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		e.clock.Advance(20 * time.Minute)
+		// Another replica's refresh: the database moves, the cache not.
+		if err := db.TouchSession(t.Context(), used.SessionID, e.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.svc.Refresh(t.Context(), used.RefreshToken); err != nil {
+		t.Errorf("refresh of a session another replica kept in use: %v", err)
+	}
+	if _, err := e.svc.Refresh(t.Context(), idle.RefreshToken); !errors.Is(err, ErrInvalidRefreshToken) {
+		t.Errorf("refresh after an hour idle = %v, want ErrInvalidRefreshToken", err)
 	}
 }

@@ -81,9 +81,17 @@ func (s *Service) box() *datakey.Box {
 	return s.opts.Secrets
 }
 
-// TwoFactorEnabled reports whether the user has an active second factor.
+// TwoFactorEnabled reports whether the user has an active second factor,
+// as the store's cache may know it (see package cache): for showing, not
+// for deciding.
 func (s *Service) TwoFactorEnabled(ctx context.Context, userID int64) (bool, error) {
-	t, err := s.store.TOTP(ctx, userID)
+	return twoFactorOn(ctx, s.store, userID)
+}
+
+// twoFactorOn reports whether the user has an active second factor, as st
+// knows it.
+func twoFactorOn(ctx context.Context, st store.Store, userID int64) (bool, error) {
+	t, err := st.TOTP(ctx, userID)
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}
@@ -116,7 +124,7 @@ func (s *Service) SetupTOTP(ctx context.Context, p Principal) (TOTPSetup, error)
 // the user is revoked. ErrTOTPNotEnabled without a pending secret.
 func (s *Service) ConfirmTOTP(ctx context.Context, p Principal, code string) ([]string, error) {
 	u := p.User
-	t, err := s.store.TOTP(ctx, u.ID)
+	t, err := s.direct.TOTP(ctx, u.ID)
 	if errors.Is(err, store.ErrNotFound) || err == nil && t.Pending == "" {
 		return nil, ErrTOTPNotEnabled
 	}
@@ -232,7 +240,7 @@ func (s *Service) LoginMFA(ctx context.Context, mfaToken, code string) (Grant, e
 	if err != nil {
 		return Grant{}, ErrInvalidMFAToken
 	}
-	u, err := s.store.UserByID(ctx, uid)
+	u, err := s.direct.UserByID(ctx, uid)
 	if errors.Is(err, store.ErrNotFound) {
 		return Grant{}, ErrInvalidMFAToken
 	}
@@ -285,7 +293,7 @@ func (s *Service) LoginMFA(ctx context.Context, mfaToken, code string) (Grant, e
 // (with the Intra id intraID for an Intra login) or, when u has an active
 // second factor, returns a grant with an mfa_token instead.
 func (s *Service) begin(ctx context.Context, u store.User, method string, intraID int64) (Grant, error) {
-	on, err := s.TwoFactorEnabled(ctx, u.ID)
+	on, err := twoFactorOn(ctx, s.direct, u.ID)
 	if err != nil {
 		return Grant{}, err
 	}
@@ -310,7 +318,7 @@ func (s *Service) begin(ctx context.Context, u store.User, method string, intraI
 
 // activeTOTP returns the user's active second factor, or ErrTOTPNotEnabled.
 func (s *Service) activeTOTP(ctx context.Context, userID int64) (store.TOTP, error) {
-	t, err := s.store.TOTP(ctx, userID)
+	t, err := s.direct.TOTP(ctx, userID)
 	if errors.Is(err, store.ErrNotFound) || err == nil && !t.Active() {
 		return store.TOTP{}, ErrTOTPNotEnabled
 	}

@@ -83,12 +83,21 @@ func NewAuthenticator(t testing.TB, secret string) *Authenticator {
 // Code returns a code no other call returned a code of the same or a
 // later step for.
 func (a *Authenticator) Code() string {
+	return a.CodeLasting(0)
+}
+
+// CodeLasting is Code for a client that takes a while to send the code, a
+// browser driven by a test: the code stays acceptable for at least d (well
+// under a step) after it is given. A code of step s is accepted until step
+// s+Skew ends, so a code of the previous step is given only while the
+// current step has d left to run.
+func (a *Authenticator) CodeLasting(d time.Duration) string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for {
 		now := time.Now()
 		cur := totp.Step(now)
-		step := max(a.last+1, cur-totp.Skew)
+		step := max(a.last+1, totp.Step(now.Add(d))-totp.Skew)
 		if step <= cur+totp.Skew-1 {
 			a.last = step
 			return totp.Code(a.secret, step)

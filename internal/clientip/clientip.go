@@ -8,6 +8,11 @@ import "context"
 
 type key struct{}
 
+// Key is the context key of the client address, for a context.Context that
+// answers several values at once (one allocation per request instead of
+// one per value): its Value(Key) is the client address, a string.
+var Key any = key{}
+
 // NewContext returns ctx carrying the client address.
 func NewContext(ctx context.Context, ip string) context.Context {
 	return context.WithValue(ctx, key{}, ip)

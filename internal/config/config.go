@@ -137,7 +137,10 @@ type Config struct {
 	HashConcurrency int
 	// MemoryLimit is the Go runtime's soft memory limit in bytes, or
 	// MemoryLimitAuto or MemoryLimitOff.
-	MemoryLimit     int64
+	MemoryLimit int64
+	// CacheSessions is how many sessions (and users) the read path keeps
+	// in memory; 0 turns the cache off.
+	CacheSessions   int
 	ShutdownTimeout time.Duration
 	LogLevel        slog.Level
 
@@ -360,6 +363,15 @@ func settings() []*setting {
 					return fmt.Errorf("key is %d bytes, want at least %d", len(v), MinDataKeyLen)
 				}
 				c.DataKey = []byte(v)
+				return nil
+			}},
+		&setting{env: "AUTHD_CACHE_SESSIONS", def: "10000", help: "sessions, and as many users, kept in memory for the authenticated read path (GET /auth/me/, /auth/verify/, refresh), each about 1 KiB; the database's triggers tell every replica of changes, and while they cannot every read goes to the database; 0 turns the cache off",
+			set: func(c *Config, v string) error {
+				n, err := strconv.Atoi(v)
+				if err != nil || n < 0 {
+					return fmt.Errorf("invalid value %q, want a whole number, 0 to turn the cache off", v)
+				}
+				c.CacheSessions = n
 				return nil
 			}},
 		&setting{env: "AUTHD_HASH_CONCURRENCY", def: strconv.Itoa(runtime.GOMAXPROCS(0)), help: "password hashes computed at once (each takes 19 MiB); others wait",

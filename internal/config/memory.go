@@ -22,7 +22,8 @@ const (
 )
 
 // MemoryHeadroom is what the automatic memory limit allows beside the
-// memory of the hashing pool and of the throttles' tables: the rest of
+// memory of the hashing pool, of the throttles' tables and of the read
+// path's cache: the rest of
 // authd's heap (connections, requests, the database's caches), its
 // goroutines' stacks and the Go runtime's own.
 const MemoryHeadroom = 32 << 20
@@ -39,22 +40,30 @@ const minMemoryLimit = 32 << 20
 // AutoMemoryLimit is the memory limit of MemoryLimitAuto, in bytes, for a
 // hashing pool whose hashes take poolMemory bytes at once: that, the
 // most the in-process throttles' two tables hold (clients, and usernames
-// with failed logins; AUTHD_THROTTLE_MAX_CLIENTS keys each), and
-// MemoryHeadroom. A limit under what authd holds would keep the
+// with failed logins; AUTHD_THROTTLE_MAX_CLIENTS keys each), what the
+// read path's cache holds (AUTHD_CACHE_SESSIONS), and MemoryHeadroom. A limit under what authd holds would keep the
 // collector running, as a flood of clients filling the tables would.
 func (c Config) AutoMemoryLimit(poolMemory int64) int64 {
-	return poolMemory + c.ThrottleMemory() + MemoryHeadroom
+	return poolMemory + c.ThrottleMemory() + c.CacheMemory() + MemoryHeadroom
 }
 
 // ThrottleMemory is the most the in-process throttles' two tables hold,
 // in bytes.
 func (c Config) ThrottleMemory() int64 { return 2 * int64(c.ThrottleMaxKey) * throttle.KeyBytes }
 
+// cacheEntryBytes is what the read path's cache holds a session: the
+// session and its user, about 1 KiB each.
+const cacheEntryBytes = 2 << 10
+
+// CacheMemory is about the most the read path's cache of sessions and
+// users holds, in bytes.
+func (c Config) CacheMemory() int64 { return int64(c.CacheSessions) * cacheEntryBytes }
+
 // memorySettings are the settings of authd's memory.
 func memorySettings() []*setting {
 	return []*setting{
 		{env: "AUTHD_MEMORY_LIMIT", def: "auto", help: "the Go runtime's soft memory limit, near which the collector runs sooner and gives freed memory back to the system: " +
-			"auto (GOMEMLIMIT when that is set; else AUTHD_HASH_CONCURRENCY × 19 MiB, plus AUTHD_THROTTLE_MAX_CLIENTS × " + strconv.Itoa(2*throttle.KeyBytes) + " bytes for the throttles' tables, plus " + strconv.Itoa(MemoryHeadroom>>20) + " MiB) or a size such as 160MiB (B, KiB, MiB or GiB, at least " + strconv.Itoa(minMemoryLimit>>20) + " MiB); " +
+			"auto (GOMEMLIMIT when that is set; else AUTHD_HASH_CONCURRENCY × 19 MiB, plus AUTHD_THROTTLE_MAX_CLIENTS × " + strconv.Itoa(2*throttle.KeyBytes) + " bytes for the throttles' tables, plus AUTHD_CACHE_SESSIONS × " + strconv.Itoa(cacheEntryBytes>>10) + " KiB for the cache, plus " + strconv.Itoa(MemoryHeadroom>>20) + " MiB) or a size such as 160MiB (B, KiB, MiB or GiB, at least " + strconv.Itoa(minMemoryLimit>>20) + " MiB); " +
 			"with either, authd also collects garbage as each password hash ends, so that the next reuses its 19 MiB, and gives the hashes' memory back once none has been hashed for " + HashIdleRelease.String() + "; " +
 			"off: no limit, and the collector left alone. A size or off with GOMEMLIMIT set too is an error",
 			set: func(c *Config, v string) error {

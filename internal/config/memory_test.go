@@ -61,18 +61,18 @@ func TestMemoryLimit(t *testing.T) {
 	}
 
 	for _, tc := range []struct {
-		maxClients string
-		want       int64
+		maxClients, cache string
+		want              int64
 	}{
-		{"100000", 2*19<<20 + 2*100000*400 + MemoryHeadroom},
-		{"1000", 2*19<<20 + 2*1000*400 + MemoryHeadroom},
+		{"100000", "10000", 2*19<<20 + 2*100000*400 + 10000*2048 + MemoryHeadroom},
+		{"1000", "0", 2*19<<20 + 2*1000*400 + MemoryHeadroom},
 	} {
-		c, err := Load(nil, envOf(map[string]string{"AUTHD_THROTTLE_MAX_CLIENTS": tc.maxClients}))
+		c, err := Load(nil, envOf(map[string]string{"AUTHD_THROTTLE_MAX_CLIENTS": tc.maxClients, "AUTHD_CACHE_SESSIONS": tc.cache}))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := c.AutoMemoryLimit(2 * 19 << 20); got != tc.want {
-			t.Errorf("AutoMemoryLimit(2 × 19 MiB), %s clients = %d, want %d", tc.maxClients, got, tc.want)
+			t.Errorf("AutoMemoryLimit(2 × 19 MiB), %s clients, %s sessions cached = %d, want %d", tc.maxClients, tc.cache, got, tc.want)
 		}
 	}
 	var help bytes.Buffer

@@ -1,9 +1,11 @@
 package config
 
 import (
+	"strings"
 	"testing"
 
 	"authd/internal/throttle"
+	"authd/internal/totp"
 )
 
 func TestTwoFactorSettings(t *testing.T) {
@@ -32,5 +34,12 @@ func TestTwoFactorSettings(t *testing.T) {
 	}
 	if _, err := Load([]string{"--totp-issuer", " "}, func(string) string { return "" }); err == nil {
 		t.Error("a blank issuer was accepted")
+	}
+	longest := strings.Repeat("é", totp.MaxIssuer/2)
+	if c, err := Load([]string{"--totp-issuer", longest}, func(string) string { return "" }); err != nil || c.TOTPIssuer != longest {
+		t.Errorf("an issuer of %d bytes: %v", len(longest), err)
+	}
+	if _, err := Load([]string{"--totp-issuer", longest + "x"}, func(string) string { return "" }); err == nil {
+		t.Errorf("an issuer of %d bytes was accepted", len(longest)+1)
 	}
 }

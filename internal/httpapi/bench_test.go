@@ -20,9 +20,11 @@ import (
 	"authd/internal/account"
 	"authd/internal/config"
 	"authd/internal/password"
+
 	"github.com/jackc/pgx/v5"
 
 	"authd/internal/store"
+	"authd/internal/store/cache"
 	"authd/internal/store/postgres"
 	"authd/internal/store/sqlite"
 	"authd/internal/testservice"
@@ -118,10 +120,10 @@ func BenchmarkLoginHashOnly(b *testing.B) {
 
 // BenchmarkLoginSaturated is logins keeping a hashing pool of two busy,
 // four at a time: with the Go runtime left alone (memory=off), and as
-// authd runs by default (memory=auto: the memory limit of the pool, and a
-// collection as each hash ends); argon2id-alone is the hashes of two
-// goroutines with nothing else. Logins a second over hashes a second is
-// the share of the machine a login spends hashing.
+// authd runs by default (memory=auto: its memory limit, and a collection
+// as each hash ends); argon2id-alone is the hashes of two goroutines with
+// nothing else. Logins a second over hashes a second is the share of the
+// machine a login spends hashing.
 func BenchmarkLoginSaturated(b *testing.B) {
 	const pool = 2
 	b.Run("argon2id-alone", func(b *testing.B) {
@@ -134,21 +136,9 @@ func BenchmarkLoginSaturated(b *testing.B) {
 			}
 		})
 	})
-	for _, tc := range []struct {
-		name    string
-		limit   int64
-		reclaim func()
-	}{
-		{"memory=off", math.MaxInt64, nil},
-		{"memory=auto", autoMemoryLimit(b, pool), runtime.GC},
-	} {
+	for _, tc := range memoryCases(b, pool) {
 		b.Run(tc.name, func(b *testing.B) {
-			db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { db.Close() })
-			h, _, _ := benchServerHashing(b, db, nil, password.Options{Concurrency: pool, Reclaim: tc.reclaim})
+			h, _, _ := benchServerHashing(b, benchSQLite(b), nil, password.Options{Concurrency: pool, Reclaim: tc.reclaim})
 			defer debug.SetMemoryLimit(debug.SetMemoryLimit(tc.limit))
 			runtime.GC()
 			b.SetParallelism(max(1, 2*pool/runtime.GOMAXPROCS(0)))
@@ -170,36 +160,18 @@ func BenchmarkLoginSaturated(b *testing.B) {
 	}
 }
 
-// BenchmarkMe is an authenticated request: token verification, a session
-// and a user lookup.
-func BenchmarkMe(b *testing.B) {
-	h, _, _ := benchServer(b)
-	benchMe(b, h)
-}
-
-// BenchmarkMeBesideLogins is BenchmarkMe while two logins at a time keep
-// a hashing pool of two busy, with the Go runtime left alone (memory=off)
-// and as authd runs by default (memory=auto, as in
-// BenchmarkLoginSaturated): the memory limit and the collection after
+// BenchmarkMeBesideLogins is BenchmarkMe's database case while two
+// logins at a time keep a hashing pool of two busy, with the Go runtime
+// left alone (memory=off) and as authd runs by default (memory=auto, as
+// in BenchmarkLoginSaturated): the memory limit and the collection after
 // each hash must not slow the requests that do not hash.
 func BenchmarkMeBesideLogins(b *testing.B) {
 	const pool = 2
-	for _, tc := range []struct {
-		name    string
-		limit   int64
-		reclaim func()
-	}{
-		{"memory=off", math.MaxInt64, nil},
-		{"memory=auto", autoMemoryLimit(b, pool), runtime.GC},
-	} {
+	for _, tc := range memoryCases(b, pool) {
 		b.Run(tc.name, func(b *testing.B) {
-			db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { db.Close() })
-			h, _, _ := benchServerHashing(b, db, nil, password.Options{Concurrency: pool, Reclaim: tc.reclaim})
+			h, _, _ := benchServerHashing(b, benchSQLite(b), nil, password.Options{Concurrency: pool, Reclaim: tc.reclaim})
 			defer debug.SetMemoryLimit(debug.SetMemoryLimit(tc.limit))
+			tok := benchLogin(b, h)
 			ctx, stop := context.WithCancel(context.Background())
 			var wg sync.WaitGroup
 			for range pool {
@@ -214,19 +186,30 @@ func BenchmarkMeBesideLogins(b *testing.B) {
 			defer wg.Wait()
 			defer stop()
 			defer reportGC(b)()
-			benchMe(b, h)
+			benchAuthenticated(b, h, "/auth/me/", tok)
 		})
 	}
 }
 
-// autoMemoryLimit is the memory limit authd sets by default for a pool of
-// pool slots.
-func autoMemoryLimit(b *testing.B, pool int) int64 {
+// memoryCase is how the Go runtime runs in a benchmark: its memory limit,
+// and what the hashing pool does after each hash.
+type memoryCase struct {
+	name    string
+	limit   int64
+	reclaim func()
+}
+
+// memoryCases are the Go runtime left alone, and as authd runs it by
+// default for a pool of pool slots.
+func memoryCases(b *testing.B, pool int) []memoryCase {
 	cfg, err := config.Load(nil, func(string) string { return "" })
 	if err != nil {
 		b.Fatal(err)
 	}
-	return cfg.AutoMemoryLimit(password.Options{Concurrency: pool}.PoolMemory())
+	return []memoryCase{
+		{"memory=off", math.MaxInt64, nil},
+		{"memory=auto", cfg.AutoMemoryLimit(password.Options{Concurrency: pool}.PoolMemory()), runtime.GC},
+	}
 }
 
 // reportGC starts counting the CPU time the collector takes and the
@@ -242,36 +225,127 @@ func reportGC(b *testing.B) func() {
 	}
 }
 
-// benchMe logs the bench user in on h and measures GET /auth/me/.
-func benchMe(b *testing.B, h http.Handler) {
+// BenchmarkMe is an authenticated request: token verification, a session
+// and a user lookup, and the answer. "bare" is a handler that answers the
+// same JSON and does nothing else (as ../shared/perf's bare server does),
+// the ceiling; "database" reads SQLite on every request, "cache" answers
+// from the cache of sessions and users.
+func BenchmarkMe(b *testing.B) {
+	b.Run("bare", func(b *testing.B) { benchAuthenticated(b, bareHandler(), "/auth/me/", "x") })
+	b.Run("database", func(b *testing.B) {
+		h, _, _ := benchServer(b)
+		benchAuthenticated(b, h, "/auth/me/", benchLogin(b, h))
+	})
+	b.Run("cache", func(b *testing.B) {
+		h, _, _ := benchServerOn(b, following(benchSQLite(b)))
+		benchAuthenticated(b, h, "/auth/me/", benchLogin(b, h))
+	})
+}
+
+// BenchmarkVerify is the gate's request, as BenchmarkMe.
+func BenchmarkVerify(b *testing.B) {
+	b.Run("bare", func(b *testing.B) { benchAuthenticated(b, bareHandler(), "/auth/verify/", "x") })
+	b.Run("database", func(b *testing.B) {
+		h, _, _ := benchServer(b)
+		benchAuthenticated(b, h, "/auth/verify/", benchLogin(b, h))
+	})
+	b.Run("cache", func(b *testing.B) {
+		h, _, _ := benchServerOn(b, following(benchSQLite(b)))
+		benchAuthenticated(b, h, "/auth/verify/", benchLogin(b, h))
+	})
+}
+
+// bareHandler answers GET /auth/me/ and /auth/verify/ as authd does, for
+// any Authorization: the ceiling of the read path.
+func bareHandler() http.Handler {
+	body := []byte(`{"id":1,"username":"bench","email":"","intra_login":null,"created_at":"2026-11-30T01:00:00Z","two_factor":false}` + "\n")
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /auth/me/{$}", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "" {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.Write(body)
+	})
+	mux.HandleFunc("GET /auth/verify/{$}", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "" {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("X-Auth-User-Id", "1")
+		w.Header().Set("X-Auth-Username", "bench")
+		w.Header().Set("X-Auth-Session-Id", "s1")
+		w.Header().Set("Cache-Control", "no-store")
+	})
+	return mux
+}
+
+// benchSQLite opens a SQLite store on a new file, closed when b ends.
+func benchSQLite(b *testing.B) *sqlite.DB {
+	b.Helper()
+	db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	return db
+}
+
+// following puts the cache in front of db, answering from memory (no
+// other process writes: no feed is needed).
+func following(db store.Store) store.Store {
+	c := cache.New(db, cache.Options{})
+	c.Following()
+	return c
+}
+
+// benchLogin logs the benchmark's user in and returns the access token.
+func benchLogin(b *testing.B, h http.Handler) string {
+	b.Helper()
 	req := httptest.NewRequest("POST", "/auth/login/", strings.NewReader(`{"username":"bench","password":"bench-password"}`))
 	req.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	tok := rec.Body.String()
 	tok = tok[strings.Index(tok, `"access_token":"`)+16:]
-	tok = tok[:strings.IndexByte(tok, '"')]
+	return tok[:strings.IndexByte(tok, '"')]
+}
+
+// benchAuthenticated sends GET path with the access token tok, again and
+// again.
+func benchAuthenticated(b *testing.B, h http.Handler, path, tok string) {
 	b.ReportAllocs()
 	for b.Loop() {
-		req := httptest.NewRequest("GET", "/auth/me/", nil)
+		req := httptest.NewRequest("GET", path, nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		if rec.Code != 200 {
-			b.Fatalf("me = %d %s", rec.Code, rec.Body)
+			b.Fatalf("%s = %d %s", path, rec.Code, rec.Body)
 		}
 	}
 }
 
-// BenchmarkRefresh is a refresh on SQLite and on PostgreSQL: a token
-// verification, a session and a user lookup, and a signature.
+// BenchmarkRefresh is a refresh on SQLite and on PostgreSQL, each read
+// from the database and from the cache: a token verification, a session
+// and a user lookup, and a signature.
 func BenchmarkRefresh(b *testing.B) {
 	b.Run("sqlite", func(b *testing.B) {
 		h, _, _ := benchServer(b)
 		benchRefresh(b, h)
 	})
+	b.Run("sqlite-cache", func(b *testing.B) {
+		h, _, _ := benchServerOn(b, following(benchSQLite(b)))
+		benchRefresh(b, h)
+	})
 	b.Run("postgres", func(b *testing.B) {
 		h, _, _ := benchServerOn(b, mustPostgres(b))
+		benchRefresh(b, h)
+	})
+	b.Run("postgres-cache", func(b *testing.B) {
+		h, _, _ := benchServerOn(b, following(mustPostgres(b)))
 		benchRefresh(b, h)
 	})
 }

@@ -46,9 +46,19 @@ func TestGate(t *testing.T) {
 		if got := r.header.Get("Cache-Control"); got != "no-store" {
 			t.Errorf("%s: Cache-Control = %q, want no-store", method, got)
 		}
+		for _, k := range browserHeaders {
+			if v := r.header.Get(k); v != "" {
+				t.Errorf("%s: the proxy's answer carries %s: %q, for browsers", method, k, v)
+			}
+		}
 		if len(r.setRaw) != 0 {
 			t.Errorf("%s: Set-Cookie %q", method, r.setRaw)
 		}
+	}
+	// A refusal, which a proxy may pass on to the browser, keeps them.
+	if r := e.do(t, request{method: "GET", path: "/auth/verify/", bearer: "nope"}); r.status != 401 || r.header.Get("X-Frame-Options") != "DENY" ||
+		r.header.Get("Content-Security-Policy") == "" || r.header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("refused /auth/verify/ = %d with headers %v, want 401 with the browsers' headers", r.status, r.header)
 	}
 	for _, method := range []string{"POST", "PUT", "DELETE"} {
 		r := e.do(t, request{method: method, path: "/auth/verify/", bearer: access})

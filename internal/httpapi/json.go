@@ -158,7 +158,7 @@ func foldKey(s string) string {
 // through it.
 func encode(w http.ResponseWriter, status int, v any) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
+	h["Content-Type"] = valueJSON // see withHeaders
 	clearingCookiesLast(h)
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)

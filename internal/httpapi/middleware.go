@@ -1,46 +1,18 @@
 package httpapi
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"authd/internal/account"
-	"authd/internal/requestid"
 )
 
-// withRequestID gives every request an id (the client's X-Request-Id when
-// it is short and plain, else a random one), echoes it in the response,
-// and logs one line per request. The query string is never logged: the
-// callback's carries the provider's code.
-func (s *Server) withRequestID(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get("X-Request-Id")
-		if !plainID(id) {
-			id = randomID(12)
-		}
-		w.Header().Set("X-Request-Id", id)
-		r = r.WithContext(requestid.NewContext(r.Context(), id))
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		start := time.Now()
-		next.ServeHTTP(rec, r)
-		s.Logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
-			slog.Int("status", rec.status),
-			slog.Int64("bytes", rec.bytes),
-			slog.Duration("duration", time.Since(start)),
-			slog.String("remote", s.Config.TrustedProxies.ClientKey(r.RemoteAddr, r.Header.Values("X-Forwarded-For"))),
-		)
-	})
-}
-
+// plainID reports whether a client's X-Request-Id is short and plain
+// enough to be used as the request's id.
 func plainID(id string) bool {
 	if id == "" || len(id) > 64 {
 		return false
@@ -98,14 +70,34 @@ func (s *Server) withRecover(next http.Handler) http.Handler {
 func (s *Server) withHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Cache-Control", "no-store")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		// The keys are canonical and the values shared: Set would
+		// canonicalise each key and allocate each value, on every request.
+		// Sharing is safe: Set replaces a slice, and Add appends to one
+		// whose capacity is its length, which copies it.
+		h["Cache-Control"] = valueNoStore
+		h["X-Content-Type-Options"] = valueNoSniff
+		h["Referrer-Policy"] = valueNoReferrer
+		h["X-Frame-Options"] = valueDeny
+		h["Content-Security-Policy"] = valueCSP
 		next.ServeHTTP(w, r)
 	})
 }
+
+// browserHeaders are the headers of withHeaders that only a browser
+// reads, for a page.
+var browserHeaders = []string{"X-Content-Type-Options", "Referrer-Policy", "X-Frame-Options", "Content-Security-Policy"}
+
+// The values of the headers every answer carries (see withHeaders).
+var (
+	valueNoStore    = []string{"no-store"}
+	valueNoSniff    = []string{"nosniff"}
+	valueNoReferrer = []string{"no-referrer"}
+	valueDeny       = []string{"DENY"}
+	valueCSP        = []string{"default-src 'none'; frame-ancestors 'none'"}
+	valueJSON       = []string{"application/json"}
+	valueOrigin     = []string{"Origin"}
+	valueZero       = []string{"0"}
+)
 
 // withCORS lets the configured origins, and only them, call with
 // credentials, and answers their preflights.
@@ -113,7 +105,11 @@ func (s *Server) withCORS(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		origin := r.Header.Get("Origin")
 		h := w.Header()
-		h.Add("Vary", "Origin")
+		if h["Vary"] == nil {
+			h["Vary"] = valueOrigin // see withHeaders
+		} else {
+			h.Add("Vary", "Origin")
+		}
 		allowed := origin != "" && s.cors[origin]
 		if allowed {
 			h.Set("Access-Control-Allow-Origin", origin)
@@ -189,14 +185,6 @@ func (s *Server) throttle(scope string, key keyFunc, next http.Handler) (http.Ha
 	}), nil
 }
 
-type principalKey struct{}
-
-// principalFrom returns the caller that authenticated admitted.
-func principalFrom(ctx context.Context) account.Principal {
-	p, _ := ctx.Value(principalKey{}).(account.Principal)
-	return p
-}
-
 // authenticated admits a request only with a valid access token whose
 // session is live and whose user exists and is enabled; otherwise 401.
 func (s *Server) authenticated(next http.Handler) http.Handler {
@@ -209,7 +197,8 @@ func (s *Server) authenticated(next http.Handler) http.Handler {
 		if err != nil {
 			return err
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+		requestFrom(r.Context()).principal = p
+		next.ServeHTTP(w, r)
 		return nil
 	})
 }

@@ -39,7 +39,7 @@ type Deps struct {
 	// unready, such as a throttle degraded to in-process counting; may be nil.
 	Status func() map[string]string
 	// ObserveRequest, when set, is told of every answer: the route
-	// pattern that answered it (see withObserver), its status and its
+	// pattern that answered it (see withRequest), its status and its
 	// duration. Metrics count them.
 	ObserveRequest func(route string, status int, elapsed time.Duration)
 	// JWKS returns the JSON Web Key Set of the public keys that verify
@@ -85,7 +85,7 @@ func NewServer(d Deps) (*Server, error) {
 	if err := s.routes(mux); err != nil {
 		return nil, err
 	}
-	s.handler = s.withObserver(s.withRequestID(s.withClientIP(s.withRecover(s.withHeaders(s.withCORS(recordRoute(mux)))))))
+	s.handler = s.withRequest(s.withRecover(s.withHeaders(s.withCORS(recordRoute(mux)))))
 	return s, nil
 }
 

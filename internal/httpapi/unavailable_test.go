@@ -101,6 +101,13 @@ func (o *outage) Session(ctx context.Context, id string) (store.Session, error) 
 	return o.Store.Session(ctx, id)
 }
 
+func (o *outage) SessionAndUser(ctx context.Context, id string) (store.Session, store.User, error) {
+	if err := o.fail(); err != nil {
+		return store.Session{}, store.User{}, err
+	}
+	return o.Store.SessionAndUser(ctx, id)
+}
+
 func (o *outage) RevokeSession(ctx context.Context, id string, now time.Time) error {
 	if err := o.fail(); err != nil {
 		return err

@@ -91,3 +91,8 @@ func (c countingStore) DeleteExpiredSessions(ctx context.Context, now time.Time)
 func (c countingStore) Ping(ctx context.Context) error {
 	return c.count(ctx, c.Store.Ping(ctx))
 }
+
+func (c countingStore) SessionAndUser(ctx context.Context, id string) (store.Session, store.User, error) {
+	s, u, err := c.Store.SessionAndUser(ctx, id)
+	return s, u, c.count(ctx, err)
+}

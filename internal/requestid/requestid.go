@@ -11,6 +11,11 @@ import (
 
 type key struct{}
 
+// Key is the context key of the request id, for a context.Context that
+// answers several values at once (one allocation per request instead of
+// one per value): its Value(Key) is the request id, a string.
+var Key any = key{}
+
 // NewContext returns ctx carrying the request id.
 func NewContext(ctx context.Context, id string) context.Context {
 	return context.WithValue(ctx, key{}, id)

@@ -134,6 +134,9 @@ type Store interface {
 	CreateSession(ctx context.Context, s Session) error
 	// Session returns a session by id, or ErrNotFound.
 	Session(ctx context.Context, id string) (Session, error)
+	// SessionAndUser returns a session by id with its user, in one round
+	// trip, or ErrNotFound when there is no such session.
+	SessionAndUser(ctx context.Context, id string) (Session, User, error)
 	// RevokeSession marks a session revoked at now; revoking a revoked or
 	// unknown session is not an error.
 	RevokeSession(ctx context.Context, id string, now time.Time) error

@@ -103,6 +103,12 @@ func Match(secret []byte, code string, now time.Time) (int64, bool) {
 	return found, ok == 1
 }
 
+// MaxIssuer is the longest issuer, in bytes, the service is configured
+// with. The issuer appears twice in the otpauth URL, each byte escaped to
+// up to three characters: with the longest username, the URL stays within
+// about 520 bytes, a QR code a phone reads from a screen.
+const MaxIssuer = 64
+
 // URL is the otpauth:// URL of secret for account at issuer, the Key Uri
 // Format authenticator apps read (as a QR code, usually):
 // otpauth://totp/issuer:account?secret=..&issuer=..&algorithm=SHA1&digits=6&period=30.

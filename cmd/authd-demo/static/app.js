@@ -5,6 +5,10 @@
 // cookie, which only the browser and authd see.
 let accessToken = null;
 
+// mfaToken is the first step of a login of a user with two-factor
+// authentication, kept for the second step, in memory too.
+let mfaToken = null;
+
 const $ = (id) => document.getElementById(id);
 
 // api calls authd through this origin and returns {status, body}.
@@ -31,8 +35,14 @@ async function api(method, path, {json, bearer} = {}) {
 // and data-error tell a test that the action is over, and how it ended.
 function report(call, method, path, res) {
   const shown = Object.assign({}, res.body);
-  if (typeof shown.access_token === "string") {
-    shown.access_token = shown.access_token.slice(0, 12) + "… (" + shown.access_token.length + " characters, kept in memory)";
+  for (const token of ["access_token", "mfa_token"]) {
+    if (typeof shown[token] === "string") {
+      shown[token] = shown[token].slice(0, 12) + "… (" + shown[token].length + " characters, kept in memory)";
+    }
+  }
+  // The secret and the recovery codes are shown once, in their section.
+  for (const secret of ["secret", "otpauth_url", "recovery_codes"]) {
+    if (shown[secret] !== undefined) shown[secret] = "(shown in Two-factor authentication)";
   }
   const out = $("status");
   out.textContent = method + " " + path + " → " + res.status + "\n" + JSON.stringify(shown, null, 2);
@@ -99,9 +109,50 @@ function credentials() {
 async function login(event) {
   event.preventDefault();
   const res = await api("POST", "/auth/login/", {json: credentials()});
-  if (res.status === 200) accessToken = res.body.access_token;
+  firstFactor(res);
   await showWho();
   report("login", "POST", "/auth/login/", res);
+}
+
+// firstFactor takes the answer of a password or 42 login: a session, or,
+// for a user with two-factor authentication, an mfa_token, and then the
+// page asks for the code. The session the browser had, if any, stays
+// until the second step succeeds.
+function firstFactor(res) {
+  mfaToken = null;
+  $("mfa-form").hidden = true;
+  if (res.status !== 200) return;
+  if (res.body.mfa_required) {
+    mfaToken = res.body.mfa_token;
+    $("mfa-code").value = "";
+    $("mfa-form").hidden = false;
+    $("mfa-code").focus();
+    return;
+  }
+  accessToken = res.body.access_token;
+}
+
+// codeOf reads a code from a field: spaces people type or paste between
+// the digits are dropped.
+function codeOf(id) {
+  const code = $(id).value.replace(/\s+/g, "");
+  $(id).value = "";
+  return code;
+}
+
+// secondFactor ends a login with a code of the app or a recovery code. A
+// wrong code leaves the mfa_token usable (authd counts the tries); a used
+// or expired one needs a new login.
+async function secondFactor(event) {
+  event.preventDefault();
+  const res = await api("POST", "/auth/login/mfa/", {json: {mfa_token: mfaToken || "", code: codeOf("mfa-code")}});
+  if (res.status === 200) accessToken = res.body.access_token;
+  if (res.status === 200 || (res.body && res.body.error === "invalid_mfa_token")) {
+    mfaToken = null;
+    $("mfa-form").hidden = true;
+  }
+  await showWho();
+  report("login_mfa", "POST", "/auth/login/mfa/", res);
 }
 
 async function register() {
@@ -117,7 +168,7 @@ async function startIntra() {
 
 async function intraLogin() {
   const res = await api("POST", "/oauth2/intra/login/");
-  if (res.status === 200) accessToken = res.body.access_token;
+  firstFactor(res);
   $("intra-next").hidden = true;
   await showWho();
   report("intra_login", "POST", "/oauth2/intra/login/", res);
@@ -154,6 +205,7 @@ async function logout() {
     accessToken = null;
     $("session-list").replaceChildren();
     $("session-list").dataset.count = "";
+    forgetTwoFactor();
   }
   await showWho();
   report("logout", "POST", "/auth/logout/", res);
@@ -235,6 +287,94 @@ async function changePassword(event) {
   report("change_password", "POST", "/auth/password/", res);
 }
 
+// totpSetup asks authd for a new secret, then shows it as a QR code and
+// as text. Asking again replaces the secret.
+async function totpSetup() {
+  const res = await api("POST", "/auth/2fa/totp/setup/", {bearer: true});
+  if (res.status === 200) await showEnrolment(res.body);
+  report("totp_setup", "POST", "/auth/2fa/totp/setup/", res);
+}
+
+// showEnrolment shows a set-up: the secret as text, and its otpauth URL
+// as a QR code that this demo's server draws. The URL goes in the body of
+// a POST, so that the secret lands in no URL or log; the SVG comes back
+// as a blob the image shows. data-ready tells a test the image is there.
+async function showEnrolment(setup) {
+  forgetTwoFactor();
+  $("totp-secret").textContent = setup.secret;
+  $("totp-enrol").hidden = false;
+  const img = $("totp-qr");
+  try {
+    const r = await fetch("/qr.svg", {
+      method: "POST",
+      headers: {"Content-Type": "text/plain; charset=utf-8"},
+      body: setup.otpauth_url,
+      credentials: "same-origin",
+    });
+    if (!r.ok) throw new Error("the demo answered " + r.status);
+    img.src = URL.createObjectURL(await r.blob());
+    await img.decode();
+    img.alt = "QR code of the set-up";
+    img.dataset.ready = "1";
+  } catch (e) {
+    img.removeAttribute("src");
+    img.alt = "No QR code (" + e.message + "): type the secret instead.";
+  }
+  $("totp-code").focus();
+}
+
+// forgetTwoFactor takes the set-up and the recovery codes off the page.
+function forgetTwoFactor() {
+  const img = $("totp-qr");
+  if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src);
+  img.removeAttribute("src");
+  img.dataset.ready = "";
+  $("totp-secret").textContent = "";
+  $("totp-enrol").hidden = true;
+  $("recovery-codes").replaceChildren();
+  $("recovery-codes").dataset.count = "";
+  $("recovery-box").hidden = true;
+}
+
+// showRecoveryCodes shows the ten codes of a confirm or a renewal, once.
+function showRecoveryCodes(codes) {
+  forgetTwoFactor();
+  const list = $("recovery-codes");
+  for (const code of codes) {
+    const item = document.createElement("li");
+    item.textContent = code;
+    list.append(item);
+  }
+  list.dataset.count = String(codes.length);
+  $("recovery-box").hidden = false;
+}
+
+// totpConfirm turns two-factor authentication on with a code of the app;
+// authd ends every other session of the account.
+async function totpConfirm(event) {
+  event.preventDefault();
+  const res = await api("POST", "/auth/2fa/totp/confirm/", {json: {code: codeOf("totp-code")}, bearer: true});
+  if (res.status === 200) {
+    showRecoveryCodes(res.body.recovery_codes);
+    if ($("session-list").dataset.count !== "") await showSessions();
+  }
+  await showWho();
+  report("totp_confirm", "POST", "/auth/2fa/totp/confirm/", res);
+}
+
+async function recoveryNew() {
+  const res = await api("POST", "/auth/2fa/recovery-codes/", {json: {code: codeOf("totp-manage-code")}, bearer: true});
+  if (res.status === 200) showRecoveryCodes(res.body.recovery_codes);
+  report("recovery_codes", "POST", "/auth/2fa/recovery-codes/", res);
+}
+
+async function totpDisable() {
+  const res = await api("POST", "/auth/2fa/totp/disable/", {json: {code: codeOf("totp-manage-code")}, bearer: true});
+  if (res.status === 200) forgetTwoFactor();
+  await showWho();
+  report("totp_disable", "POST", "/auth/2fa/totp/disable/", res);
+}
+
 // intraOutcome reads where the provider's round trip ended: the demo's
 // server redirects the callback to /?intra=ok or /?intra=<error code>.
 function intraOutcome() {
@@ -254,6 +394,7 @@ function intraOutcome() {
 
 async function start() {
   $("password-form").addEventListener("submit", login);
+  $("mfa-form").addEventListener("submit", secondFactor);
   $("register").addEventListener("click", register);
   $("intra-url").addEventListener("click", startIntra);
   $("intra-login").addEventListener("click", intraLogin);
@@ -265,6 +406,10 @@ async function start() {
   $("logout-others").addEventListener("click", logoutOthers);
   $("sessions").addEventListener("click", listSessions);
   $("change-password-form").addEventListener("submit", changePassword);
+  $("totp-setup").addEventListener("click", totpSetup);
+  $("totp-confirm-form").addEventListener("submit", totpConfirm);
+  $("recovery-new").addEventListener("click", recoveryNew);
+  $("totp-disable").addEventListener("click", totpDisable);
   intraOutcome();
   // A new page has no access token: ask for one with the refresh cookie.
   const res = await refresh();

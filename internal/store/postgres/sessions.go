@@ -80,6 +80,44 @@ func (db *DB) Session(ctx context.Context, id string) (store.Session, error) {
 	return s, nil
 }
 
+// SessionAndUser returns the session with the id and its user, in one
+// query, or store.ErrNotFound.
+func (db *DB) SessionAndUser(ctx context.Context, id string) (store.Session, store.User, error) {
+	s, u, err := scanSessionAndUser(db.pool.QueryRow(ctx, selectSessionAndUser+" WHERE s.id = $1", id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Session{}, store.User{}, fmt.Errorf("postgres: session and user: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Session{}, store.User{}, fmt.Errorf("postgres: session and user: %w", err)
+	}
+	return s, u, nil
+}
+
+// selectSessionAndUser reads a session (s) with its user (u) and the
+// user's Intra link (l); scanSessionAndUser reads its row.
+var selectSessionAndUser = "SELECT " + store.Qualified("s", sessionColumns) + ", " + userColumns + `
+FROM sessions s
+JOIN users u ON u.id = s.user_id
+LEFT JOIN intra_links l ON l.user_id = u.id`
+
+// scanSessionAndUser reads a row of selectSessionAndUser: scanSession's
+// columns, then scanUser's, each converted as they convert them.
+func scanSessionAndUser(row pgx.Row) (s store.Session, u store.User, err error) {
+	s, err = scanSession(scanFunc(func(sd ...any) error {
+		var err error
+		u, err = scanUser(scanFunc(func(ud ...any) error {
+			return row.Scan(append(sd, ud...)...)
+		}))
+		return err
+	}))
+	return s, u, err
+}
+
+// scanFunc is a pgx.Row made of a function.
+type scanFunc func(dest ...any) error
+
+func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
+
 // UserSessions returns the user's sessions live at now, newest first.
 func (db *DB) UserSessions(ctx context.Context, userID int64, now time.Time) ([]store.Session, error) {
 	rows, err := db.pool.Query(ctx, "SELECT "+sessionColumns+` FROM sessions

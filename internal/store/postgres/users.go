@@ -11,14 +11,21 @@ import (
 	"authd/internal/store"
 )
 
+// userColumns are the columns of a user (u) and its Intra link (l) that
+// scanUser reads, in its order.
+const userColumns = `u.id, u.username, u.email, u.password_hash, u.disabled, u.created_at,
+       l.intra_id, l.login, l.email, l.display_name, l.image_link, l.linked_at`
+
 // selectUser reads a user with its Intra link, if any; scanUser reads its rows.
 const selectUser = `
-SELECT u.id, u.username, u.email, u.password_hash, u.disabled, u.created_at,
-       l.intra_id, l.login, l.email, l.display_name, l.image_link, l.linked_at
+SELECT ` + userColumns + `
 FROM users u
 LEFT JOIN intra_links l ON l.user_id = u.id`
 
-func scanUser(row pgx.CollectableRow) (store.User, error) {
+// collectUser is scanUser for pgx.CollectRows.
+func collectUser(row pgx.CollectableRow) (store.User, error) { return scanUser(row) }
+
+func scanUser(row pgx.Row) (store.User, error) {
 	var (
 		u        store.User
 		intraID  *int64
@@ -126,7 +133,7 @@ func (db *DB) UserByIntraID(ctx context.Context, intraID int64) (store.User, err
 
 func (db *DB) oneUser(ctx context.Context, query string, arg any) (store.User, error) {
 	rows, _ := db.pool.Query(ctx, query, arg)
-	u, err := pgx.CollectExactlyOneRow(rows, scanUser)
+	u, err := pgx.CollectExactlyOneRow(rows, collectUser)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.User{}, store.ErrNotFound
 	}
@@ -136,7 +143,7 @@ func (db *DB) oneUser(ctx context.Context, query string, arg any) (store.User, e
 // ListUsers returns every user ordered by id.
 func (db *DB) ListUsers(ctx context.Context) ([]store.User, error) {
 	rows, _ := db.pool.Query(ctx, selectUser+" ORDER BY u.id")
-	users, err := pgx.CollectRows(rows, scanUser)
+	users, err := pgx.CollectRows(rows, collectUser)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list users: %w", err)
 	}

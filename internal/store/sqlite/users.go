@@ -11,10 +11,14 @@ import (
 	"authd/internal/store"
 )
 
+// userColumns are the columns of a user (u) and its Intra link (l) that
+// scanUser reads, in its order.
+const userColumns = `u.id, u.username, u.email, u.password_hash, u.disabled, u.created_at,
+       l.intra_id, l.login, l.email, l.display_name, l.image_link, l.linked_at`
+
 // selectUser reads a user with its Intra link, if any; scanUser reads its rows.
 const selectUser = `
-SELECT u.id, u.username, u.email, u.password_hash, u.disabled, u.created_at,
-       l.intra_id, l.login, l.email, l.display_name, l.image_link, l.linked_at
+SELECT ` + userColumns + `
 FROM users u
 LEFT JOIN intra_links l ON l.user_id = u.id`
 

@@ -362,3 +362,30 @@ func testRotateAcrossStores(t *testing.T, b Backend) {
 		}
 	}
 }
+
+// testSessionAndUser: one read gives a session and its user, Intra link
+// included, as Session and UserByID give them.
+func testSessionAndUser(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := mustCreateUser(t, s, store.NewUser{Username: "alice", Email: "a@example.com", PasswordHash: "h",
+		Intra: &store.IntraAccount{ID: 7, Login: "al", DisplayName: "Alice"}})
+	v := mustCreateUser(t, s, store.NewUser{Username: "bob"})
+	mustCreateSession(t, s, store.Session{ID: "sa", UserID: u.ID, CreatedAt: base, ExpiresAt: base.Add(time.Hour),
+		Method: "password", IP: "203.0.113.1", UserAgent: "ua", AuthTime: base, LastUsedAt: base, RefreshID: "r"})
+	mustCreateSession(t, s, store.Session{ID: "sb", UserID: v.ID, CreatedAt: base, ExpiresAt: base.Add(time.Hour)})
+	for _, id := range []string{"sa", "sb"} {
+		sess, user, err := s.SessionAndUser(ctx, id)
+		if err != nil {
+			t.Fatalf("SessionAndUser(%s): %v", id, err)
+		}
+		if diff := cmp.Diff(mustSession(t, s, id), sess); diff != "" {
+			t.Errorf("SessionAndUser(%s)'s session (-Session +got):\n%s", id, diff)
+		}
+		if diff := cmp.Diff(mustUserByID(t, s, sess.UserID), user); diff != "" {
+			t.Errorf("SessionAndUser(%s)'s user (-UserByID +got):\n%s", id, diff)
+		}
+	}
+	if _, _, err := s.SessionAndUser(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("SessionAndUser of an unknown id: %v, want ErrNotFound", err)
+	}
+}
