@@ -416,3 +416,105 @@ func (c throughputChart) writeSVG(w io.Writer) error {
 	_, err := d.WriteTo(w)
 	return err
 }
+
+// memoryChartFile is the chart of authd's resident set around the burst
+// of concurrent logins.
+var memoryChartFile = chart{File: "perf-memory.svg", Alt: "authd's resident memory during and after concurrent logins, against its goals"}
+
+// memoryChart pictures authd's resident set (VmRSS) through the burst of
+// concurrent logins and the idle time after it, against the goals: the
+// peak allowed while the hashing pool is busy, and what may stay resident
+// once it is idle.
+type memoryChart struct {
+	Title    string
+	Run      memoryRun
+	PeakGoal int64 // bytes
+	IdleGoal int64
+	Peak     int64 // the high-water mark, which a reading may miss
+	Idle     int64 // read at Run.IdleAt
+}
+
+// memoryChart returns the chart of the resident set, and false when it
+// was not read.
+func (p *perfReport) memoryChart() (memoryChart, bool) {
+	if p.Memory == nil || len(p.Memory.Samples) == 0 {
+		return memoryChart{}, false
+	}
+	return memoryChart{
+		Title:    fmt.Sprintf("authd's resident memory: %d concurrent logins, hashing pool of %d, then idle", concurrentLogins, p.Pool),
+		Run:      *p.Memory,
+		PeakGoal: p.RSSLimit, IdleGoal: idleGoal, Peak: p.RSSPeak, Idle: p.RSSIdle,
+	}, true
+}
+
+// Layout of the memory chart, in pixels.
+const (
+	memoryLeft   = 64.0
+	memoryRight  = 24.0
+	memoryPlot   = 300.0
+	memoryBelow  = 40.0
+	memoryHeader = 72.0
+)
+
+// frame lays out the chart: seconds across, MiB up.
+func (c memoryChart) frame() frame {
+	end := c.Run.IdleAt.Seconds()
+	top := float64(max(c.PeakGoal, c.IdleGoal, c.Peak))
+	for _, s := range c.Run.Samples {
+		end = max(end, s.At.Seconds())
+		top = max(top, float64(s.RSS))
+	}
+	_, xMax := ticks(end, 10)
+	_, yMax := ticks(top/(1<<20)*1.05, 6)
+	return frame{left: memoryLeft, top: memoryHeader, w: chartWidth - memoryLeft - memoryRight, h: memoryPlot, xMax: xMax, yMax: yMax}
+}
+
+// writeSVG draws the chart.
+func (c memoryChart) writeSVG(w io.Writer) error {
+	f := c.frame()
+	d := newSVG(chartWidth, f.bottom()+memoryBelow)
+	d.text(16, 22, "start", `font-size="16" font-weight="bold"`, c.Title)
+	d.legend(16, 48, []legendItem{
+		{lineMark(colorAnswered, ""), "resident set (VmRSS)"},
+		{lineMark(colorCeiling, "6 4"), "goal under load"},
+		{lineMark(colorRefused, "2 3"), "goal once idle"},
+		{boxMark(colorWait), "logins in flight"},
+	})
+	mb := func(b int64) float64 { return float64(b) / (1 << 20) }
+	d.el(`<rect class="burst" x="%s" y="%s" width="%s" height="%s" fill="%s"/>`, num(f.x(c.Run.BurstStart.Seconds())), num(f.top),
+		num(max(1, f.x(c.Run.BurstEnd.Seconds())-f.x(c.Run.BurstStart.Seconds()))), num(f.h), colorWait)
+	yStep, _ := ticks(f.yMax, 6)
+	for v := 0.0; v <= f.yMax+1e-9; v += yStep {
+		d.line(f.left, f.y(v), f.right(), f.y(v), fmt.Sprintf(`stroke="%s" stroke-width="1"`, colorGrid))
+		d.text(f.left-6, f.y(v)+4, "end", fmt.Sprintf(`fill="%s"`, colorMuted), num(v)+" MiB")
+	}
+	xStep, _ := ticks(f.xMax, 10)
+	for v := 0.0; v <= f.xMax+1e-9; v += xStep {
+		d.line(f.x(v), f.bottom(), f.x(v), f.bottom()+4, fmt.Sprintf(`stroke="%s"`, colorMuted))
+		d.text(f.x(v), f.bottom()+18, "middle", fmt.Sprintf(`fill="%s"`, colorMuted), num(v)+" s")
+	}
+	d.line(f.left, f.bottom(), f.right(), f.bottom(), fmt.Sprintf(`stroke="%s"`, colorMuted))
+
+	d.line(f.left, f.y(mb(c.PeakGoal)), f.right(), f.y(mb(c.PeakGoal)),
+		fmt.Sprintf(`class="peak-goal" stroke="%s" stroke-width="2" stroke-dasharray="6 4"`, colorCeiling))
+	d.text(f.right()-4, f.y(mb(c.PeakGoal))-5, "end", fmt.Sprintf(`fill="%s"`, colorCeiling), "peak goal "+mib(c.PeakGoal))
+	idleFrom := f.x(c.Run.BurstEnd.Seconds())
+	d.line(idleFrom, f.y(mb(c.IdleGoal)), f.right(), f.y(mb(c.IdleGoal)),
+		fmt.Sprintf(`class="idle-goal" stroke="%s" stroke-width="2" stroke-dasharray="2 3"`, colorRefused))
+	d.text(f.right()-4, f.y(mb(c.IdleGoal))-5, "end", fmt.Sprintf(`fill="%s"`, colorRefused), "idle goal "+mib(c.IdleGoal))
+
+	var pts []point
+	for _, s := range c.Run.Samples {
+		pts = append(pts, point{f.x(s.At.Seconds()), f.y(mb(s.RSS))})
+	}
+	d.polyline(pts, fmt.Sprintf(`class="rss" stroke="%s" stroke-width="2"`, colorAnswered))
+	// The high-water mark, which may lie between two readings.
+	d.line(f.x(c.Run.BurstStart.Seconds()), f.y(mb(c.Peak)), idleFrom, f.y(mb(c.Peak)),
+		fmt.Sprintf(`class="peak" stroke="%s" stroke-width="1"`, colorText))
+	d.text(f.x(c.Run.BurstStart.Seconds()), f.y(mb(c.Peak))-5, "start", "", "peak (VmHWM) "+mib(c.Peak))
+	ix, iy := f.x(c.Run.IdleAt.Seconds()), f.y(mb(c.Idle))
+	d.el(`<circle class="idle" cx="%s" cy="%s" r="4" fill="%s"/>`, num(ix), num(iy), colorAnswered)
+	d.text(ix-8, iy-8, "end", `font-weight="bold"`, fmt.Sprintf("%s, %s after the last answer", mib(c.Idle), (c.Run.IdleAt-c.Run.BurstEnd).Round(time.Second)))
+	_, err := d.WriteTo(w)
+	return err
+}

@@ -397,6 +397,65 @@ func TestThroughputChart(t *testing.T) {
 	}
 }
 
+func TestMemoryChart(t *testing.T) {
+	t.Parallel()
+	pr := sampleReport().Sections[3].(*perfReport)
+	run := *pr.Memory
+	for i := range 700 {
+		rss := int64(25 << 20)
+		if at := time.Duration(i) * rssEvery; at >= run.BurstStart && at <= run.BurstEnd {
+			rss = 66 << 20
+		}
+		run.Samples = append(run.Samples, rssSample{At: time.Duration(i) * rssEvery, RSS: rss})
+	}
+	pr.Memory = &run
+	c, ok := pr.memoryChart()
+	if !ok {
+		t.Fatal("no memory chart from a run with readings")
+	}
+	root := mustRenderSVG(t, c.writeSVG)
+	f := c.frame()
+	mb := func(b int64) float64 { return float64(b) / (1 << 20) }
+	lines := root.all("polyline", "rss")
+	if len(lines) != 1 {
+		t.Fatalf("%d RSS lines, want 1", len(lines))
+	}
+	pts := mustPoints(t, lines[0])
+	if len(pts) != len(run.Samples) {
+		t.Fatalf("the RSS line has %d points, want one per reading, %d", len(pts), len(run.Samples))
+	}
+	for i, s := range run.Samples {
+		if want := (point{f.x(s.At.Seconds()), f.y(mb(s.RSS))}); !near(pts[i].x, want.x) || !near(pts[i].y, want.y) {
+			t.Fatalf("point %d at %v, want %v (%s, %s)", i, pts[i], want, s.At, mib(s.RSS))
+		}
+	}
+	for _, g := range []struct {
+		class string
+		bytes int64
+	}{{"peak-goal", pr.RSSLimit}, {"idle-goal", idleGoal}, {"peak", pr.RSSPeak}} {
+		l := root.all("line", g.class)
+		if len(l) != 1 || !near(l[0].num(t, "y1"), f.y(mb(g.bytes))) {
+			t.Errorf("%s: %d lines, want one at y=%.2f (%s)", g.class, len(l), f.y(mb(g.bytes)), mib(g.bytes))
+		}
+	}
+	band := root.all("rect", "burst")
+	if len(band) != 1 || !near(band[0].num(t, "x"), f.x(run.BurstStart.Seconds())) ||
+		!near(band[0].num(t, "width"), f.x(run.BurstEnd.Seconds())-f.x(run.BurstStart.Seconds())) {
+		t.Errorf("burst band %v, want one from %s to %s", band, run.BurstStart, run.BurstEnd)
+	}
+	idle := root.all("circle", "idle")
+	if len(idle) != 1 || !near(idle[0].num(t, "cx"), f.x(run.IdleAt.Seconds())) || !near(idle[0].num(t, "cy"), f.y(mb(pr.RSSIdle))) {
+		t.Errorf("idle reading %v, want one at %s, %s", idle, run.IdleAt, mib(pr.RSSIdle))
+	}
+	if f.xMax < run.IdleAt.Seconds() || f.yMax < mb(pr.RSSLimit) {
+		t.Errorf("frame to %.0f s and %.0f MiB leaves out the idle reading or the peak goal", f.xMax, f.yMax)
+	}
+
+	if _, ok := (&perfReport{}).memoryChart(); ok {
+		t.Error("a memory chart without readings")
+	}
+}
+
 func TestTicks(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

@@ -8,6 +8,7 @@
 //	go run ./loadtest         # the contract's default rates, about four minutes
 //	go run ./loadtest -quick  # the same counts per second instead, for CI
 //	go run ./loadtest -only perf  # scenario 5 alone
+//	go run ./loadtest -only memory  # scenario 5's memory and login measurements alone, about four minutes
 //
 // It writes report.md under loadtest/out/<mode>/ with, beside it, an SVG
 // chart per throttle scope that the report shows (the answered requests
@@ -89,6 +90,9 @@ type options struct {
 	// postgres is the server scenario 5 creates its database on, redis
 	// the one its replicas share; empty: none.
 	postgres, redis string
+	// authdEnv are settings (KEY=VALUE) added to those of the authd whose
+	// performance is measured, to compare runtime settings (GOGC=50).
+	authdEnv []string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -103,11 +107,18 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.out, "out", filepath.Join("loadtest", "out"), "`directory` of the report and plots (a folder per mode inside)")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "AUTHD_METRICS_ADDR of the throttled authd (`host:port`), to watch its /metrics during the run; empty: none")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (programs built, databases, process logs) even when the run passes")
-	only := fs.String("only", "", "run only these scenarios, separated by commas: scopes, burst, cookies, perf (a partial run)")
+	only := fs.String("only", "", "run only these scenarios, separated by commas: scopes, burst, cookies, perf, memory (scenario 5's memory and login measurements alone, without its sweeps); a partial run")
 	fs.StringVar(&o.postgres, "postgres", envOr(postgresVar, defaultPostgres),
 		"PostgreSQL `URL` of a role that may create databases, where scenario 5 creates one for the run ($"+postgresVar+" when set); empty: SQLite only")
 	fs.StringVar(&o.redis, "redis", envOr(redisVar, defaultRedis),
 		"Redis `URL` the replicas of scenario 5 share, under a key prefix of the run's own ($"+redisVar+" when set); empty: none")
+	fs.Func("authd-env", "a setting `KEY=VALUE` added to the environment of the authd that scenario 5 measures (GOGC=50, AUTHD_MEMORY_LIMIT=off); repeat it for more", func(v string) error {
+		if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
+			return errors.New("want KEY=VALUE")
+		}
+		o.authdEnv = append(o.authdEnv, v)
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -177,7 +188,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rep := &report{Mode: m.name, Started: started, GoVersion: runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0), CPU: cpuModel()}
+	rep := &report{Mode: m.name, Started: started, GoVersion: runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0), CPU: cpuModel(),
+		LoadStart: loadAverage()}
 	progress := func(format string, a ...any) {
 		fmt.Fprintf(stdout, "%s  %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, a...))
 	}
@@ -197,7 +209,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		// Interrupted: the last complete report stays.
 		return fmt.Errorf("interrupted: %w", context.Cause(ctx))
 	}
-	rep.Elapsed = time.Since(started)
+	rep.Elapsed, rep.LoadEnd = time.Since(started), loadAverage()
 	if werr := writeReport(filepath.Join(out, "report.md"), rep); werr != nil && err == nil {
 		err = werr
 	}

@@ -25,6 +25,9 @@ type report struct {
 	GoVersion  string
 	GOMAXPROCS int
 	CPU        string
+	// LoadStart and LoadEnd are the machine's load averages when the run
+	// started and ended.
+	LoadStart, LoadEnd string
 
 	Rates    []rateRow
 	Sections []section // one for each scenario, in the run's order
@@ -100,6 +103,10 @@ func (r *report) render(w io.Writer) {
 	p("")
 	p("Started %s, took %s. %s, %s, GOMAXPROCS %d.", r.Started.Format(time.RFC3339), r.Elapsed.Round(time.Second), r.GoVersion, r.CPU, r.GOMAXPROCS)
 	p("")
+	if r.LoadStart != "" {
+		p("Load average of the machine (1, 5 and 15 minutes), which other programs share: %s at the start, %s at the end.", r.LoadStart, r.LoadEnd)
+		p("")
+	}
 	if len(r.Rates) > 0 {
 		var rates []string
 		for _, rr := range r.Rates {
@@ -334,9 +341,117 @@ func (pr *perfReport) plots() []string {
 
 func (pr *perfReport) render(w io.Writer) {
 	p := func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) }
-	p("## Scenario 5: throughput and latency, throttles raised out of the way")
+	p("## Scenario 5: throughput, latency and memory, throttles raised out of the way")
 	p("")
-	p("vegeta at increasing rates, %s a step (logins %s): doubling, then bisecting %d times. A rate is sustained when every answer is 200, p99 stays under %s and the client sent at least %.0f%% of it; a rate fails when two attempts fail. The bare handler runs in the harness's process and answers a body of the same size as GET /auth/me/'s. Logins are also measured at saturation (a fixed number in flight, the hashing pool kept busy), right after raw hashing with authd's parameters in the harness, and that is the rate compared with raw hashing. Targets are reported, not failed on.", stepDuration, loginStep, refineSteps, latencyBudget, sentRatio*100)
+	if len(pr.AuthdEnv) > 0 {
+		p("Settings added to the measured authd (-authd-env): `%s`.", strings.Join(pr.AuthdEnv, " "))
+		p("")
+	}
+	if len(pr.Sweeps) > 0 {
+		pr.renderSweeps(w)
+	}
+	p("Raw argon2id hashing with authd's parameters, in the harness's process, and logins at saturation (a fixed number in flight, the hashing pool kept busy) take turns, %d rounds of %s each, so that all see the same machine: the logins of the authd measured, then those of a baseline authd with Go's defaults (AUTHD_MEMORY_LIMIT=off, no -authd-env), which tells what authd's memory handling costs from what a login costs anyway. The authd measured's login rate is the one compared with raw hashing; a rate counts the answers from the first to the last request sent, the pool full all along. Logins at a steady rate below saturation, %d turns of %s each against each authd, then show the spread of their latency, beside raw hashes at the same rate in the harness, which show what spread the machine allows without authd.", hashRounds, hashRound, steadyTurns, steadyFor/steadyTurns)
+	p("")
+	p("| argon2id (m=%d KiB, t=%d, p=%d) | value |", argon2Memory/1024, password.DefaultParams.Time, password.DefaultParams.Threads)
+	p("|---|---:|")
+	p("| raw hashes/s, %d goroutines (GOMAXPROCS), in the harness | %.1f |", pr.HashWorkers, pr.HashRate)
+	if pr.HashRate > 0 {
+		for _, sat := range []struct {
+			who string
+			s   saturation
+		}{{"", pr.Saturation}, {", baseline with Go's defaults", pr.BaselineSaturation}} {
+			if sat.s.InFlight == 0 {
+				continue
+			}
+			p("| logins/s at saturation%s, %d in flight (p50 %s, p99 %s; %s) | %.1f (%.2f× raw) |", sat.who, sat.s.InFlight,
+				sat.s.P50.Round(100*time.Microsecond), sat.s.P99.Round(100*time.Microsecond), codes(sat.s.Codes), sat.s.Throughput, sat.s.Throughput/pr.HashRate)
+		}
+		if pr.HashCPU != nil {
+			p("| CPUs used meanwhile (the harness's include the raw hashing) | %s |", pr.HashCPU)
+		}
+		if s, ok := pr.sweep("POST /auth/login/"); ok {
+			p("| logins/s sustained with p99 under %s | %d (%.2f× raw) |", latencyBudget, s.Best, float64(s.Best)/pr.HashRate)
+		}
+	}
+	for _, st := range []struct {
+		who string
+		s   *steadyLogins
+	}{{"", pr.Steady}, {", baseline with Go's defaults", pr.BaselineSteady}} {
+		if s := st.s; s != nil {
+			p("| logins at a steady %d/s%s (%.0f%% of saturation), %s in all, %d sent (%s): p50, p99, max | %s, %s, %s |", s.Rate, st.who, steadyShare*100, s.For, s.Requests, codes(s.Codes),
+				s.P50.Round(100*time.Microsecond), s.P99.Round(100*time.Microsecond), s.Max.Round(100*time.Microsecond))
+		}
+	}
+	if s := pr.RawSteady; s != nil && s.Requests > 0 {
+		p("| raw argon2id hashes in the harness instead, %d/s, %d at once, first come first served, %s in all, %d: p50, p99, max | %s, %s, %s |", s.Rate, pr.Pool, s.For, s.Requests,
+			s.P50.Round(100*time.Microsecond), s.P99.Round(100*time.Microsecond), s.Max.Round(100*time.Microsecond))
+	}
+	if pr.SteadyCPU != nil {
+		p("| CPUs used meanwhile | %s |", pr.SteadyCPU)
+	}
+	p("")
+	p("| authd memory | value |")
+	p("|---|---:|")
+	limit := pr.MemoryLimit
+	if limit == "" {
+		limit = "not logged"
+	}
+	p("| Go memory limit, as authd logged it | %s |", limit)
+	p("| peak RSS (VmHWM) before the burst | %s |", mib(pr.RSSBase))
+	p("| peak RSS (VmHWM) after %d concurrent logins (%s) | %s |", concurrentLogins, statuses(pr.RSSStatuses), mib(pr.RSSPeak))
+	p("| goal: hashing pool %d × %s + %s | %s |", pr.Pool, mib(argon2Memory), mib(rssHeadroom), mib(pr.RSSLimit))
+	if m := pr.Memory; m != nil {
+		p("| RSS (VmRSS) %s after the last answer, authd idle | %s |", (m.IdleAt - m.BurstEnd).Round(time.Second), mib(pr.RSSIdle))
+		p("| the burst, from the first request sent to the last answer | %s |", (m.BurstEnd - m.BurstStart).Round(10*time.Millisecond))
+	}
+	p("")
+	if pr.MemoryChart != nil {
+		p("%s", pr.MemoryChart.markdown())
+		p("")
+	}
+	if c := pr.Me; c != nil {
+		p("GET /auth/me/ at saturation (%d in flight, %s a round) against the authd measured (memory limit %s) and the baseline (%s), in turns, %d rounds each; alone, then beside logins at %d/s. On a shared machine the CPU time a request is steadier than the throughput:", meInFlight, meFor, orUnlogged(c.MeasuredLimit), orUnlogged(c.BaselineLimit), meRounds, c.LoginRate)
+		p("")
+		p("| GET /auth/me/, medians | authd measured | baseline | ratio |")
+		p("|---|---:|---:|---:|")
+		for _, logins := range []bool{false, true} {
+			what := "alone"
+			if logins {
+				what = fmt.Sprintf("beside logins at %d/s", c.LoginRate)
+			}
+			p("| %s: answers 200 a second | %.0f | %.0f | %.2f× |", what, c.median(true, logins), c.median(false, logins), c.ratio(logins))
+			on, off := c.medianCPU(true, logins), c.medianCPU(false, logins)
+			if on > 0 && off > 0 {
+				if logins {
+					what += ", the logins' CPU included"
+				}
+				p("| %s: authd's CPU time a request | %s | %s | %.2f× |", what,
+					on.Round(100*time.Nanosecond), off.Round(100*time.Nanosecond), float64(on)/float64(off))
+			}
+		}
+		p("")
+	}
+	p("| target | measured | result |")
+	p("|---|---|---|")
+	for _, t := range pr.targets() {
+		p("| %s | %s | %s |", t.What, t.Got, t.result())
+	}
+	p("")
+	p("Targets are reported, never failed on: this machine is shared.")
+	p("")
+}
+
+func orUnlogged(s string) string {
+	if s == "" {
+		return "not logged"
+	}
+	return s
+}
+
+// renderSweeps writes the throughput sweeps.
+func (pr *perfReport) renderSweeps(w io.Writer) {
+	p := func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) }
+	p("vegeta at increasing rates, %s a step (logins %s): doubling, then bisecting %d times. A rate is sustained when every answer is 200, p99 stays under %s and the client sent at least %.0f%% of it; a rate fails when two attempts fail. The bare handler runs in the harness's process and answers a body of the same size as GET /auth/me/'s. Targets are reported, not failed on.", stepDuration, loginStep, refineSteps, latencyBudget, sentRatio*100)
 	p("")
 	p("| target | highest rate sustained | p99 there | ratio to the bare handler | peak throughput |")
 	p("|---|---:|---:|---:|---:|")
@@ -350,30 +465,6 @@ func (pr *perfReport) render(w io.Writer) {
 	}
 	p("")
 	pr.renderReadPath(w)
-	p("| argon2id (m=%d KiB, t=%d, p=%d) | value |", argon2Memory/1024, password.DefaultParams.Time, password.DefaultParams.Threads)
-	p("|---|---:|")
-	p("| raw hashes/s, %d goroutines (GOMAXPROCS) | %.1f |", pr.HashWorkers, pr.HashRate)
-	if pr.HashRate > 0 {
-		sat := pr.Saturation
-		p("| logins/s at saturation, %d in flight (p50 %s, p99 %s; %s) | %.1f (%.2f× raw) |", sat.InFlight,
-			sat.P50.Round(100*time.Microsecond), sat.P99.Round(100*time.Microsecond), codes(sat.Codes), sat.Throughput, sat.Throughput/pr.HashRate)
-		if s, ok := pr.sweep("POST /auth/login/"); ok {
-			p("| logins/s sustained with p99 under %s | %d (%.2f× raw) |", latencyBudget, s.Best, float64(s.Best)/pr.HashRate)
-		}
-	}
-	p("")
-	p("| authd memory (VmHWM) | value |")
-	p("|---|---:|")
-	p("| peak RSS before the burst | %s |", mib(pr.RSSBase))
-	p("| peak RSS after %d concurrent logins (%s) | %s |", concurrentLogins, statuses(pr.RSSStatuses), mib(pr.RSSPeak))
-	p("| limit: hashing pool %d × %s + %s | %s |", pr.Pool, mib(argon2Memory), mib(rssHeadroom), mib(pr.RSSLimit))
-	p("")
-	p("| target (informational) | measured | result |")
-	p("|---|---|---|")
-	for _, t := range pr.targets() {
-		p("| %s | %s | %s |", t.What, t.Got, t.result())
-	}
-	p("")
 	if pr.Chart != nil {
 		p("%s", pr.Chart.markdown())
 		p("")

@@ -28,7 +28,7 @@ func sampleReport() *report {
 	}
 	return &report{
 		Mode: "full", Started: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC), Elapsed: 200 * time.Second,
-		GoVersion: "go1.26.0", GOMAXPROCS: 2, CPU: "Test CPU",
+		GoVersion: "go1.26.0", GOMAXPROCS: 2, CPU: "Test CPU", LoadStart: "0.52, 0.40, 0.31", LoadEnd: "1.90, 1.10, 0.62",
 		Rates: []rateRow{{Scope: config.ScopeLogin, Rate: "6/minute", Default: true}, {Scope: config.ScopeLogout, Rate: "6/minute", Default: true}},
 		Sections: []section{
 			&scopeSection{
@@ -44,9 +44,24 @@ func sampleReport() *report {
 			}},
 			&cookieSection{rows: func() []cookieRow { return cookies }},
 			&perfReport{
-				HashRate: 61.5, HashWorkers: 2, Pool: 2,
+				HashRate: 61.5, HashWorkers: 2, Pool: 2, HashCPU: &cpuShare{CPUs: 2, Authd: 0.98, Harness: 0.95, Others: 0.05},
 				Saturation: saturation{InFlight: 4, Throughput: 58.2, P50: 68 * time.Millisecond, P99: 90 * time.Millisecond, Codes: map[string]int{"200": 233}}, RSSBase: 30 << 20, RSSPeak: 70 << 20, RSSLimit: 2*argon2Memory + rssHeadroom,
 				RSSStatuses: map[int]int{200: 200}, Chart: &throughputChartFile,
+				MemoryLimit: "70 MiB (auto: 2 hashes × 19 MiB + 32 MiB)", RSSIdle: 24 << 20, MemoryChart: &memoryChartFile,
+				Memory: &memoryRun{BurstStart: time.Second, BurstEnd: 8 * time.Second, IdleAt: 68 * time.Second},
+				Steady: &steadyLogins{Rate: 18, For: 20 * time.Second, Requests: 360, P50: 70 * time.Millisecond, P99: 120 * time.Millisecond,
+					Max: 130 * time.Millisecond, Codes: map[string]int{"200": 360}},
+				SteadyCPU:          &cpuShare{CPUs: 2, Authd: 1.21, Harness: 0.12, Others: 0.4},
+				BaselineLimit:      "off (no limit, the collector left alone)",
+				BaselineSaturation: saturation{InFlight: 4, Throughput: 59.9, P50: 66 * time.Millisecond, P99: 88 * time.Millisecond, Codes: map[string]int{"200": 240}},
+				BaselineSteady: &steadyLogins{Rate: 18, For: 20 * time.Second, Requests: 360, P50: 68 * time.Millisecond, P99: 110 * time.Millisecond,
+					Max: 125 * time.Millisecond, Codes: map[string]int{"200": 360}},
+				RawSteady: &steadyLogins{Rate: 18, For: 20 * time.Second, Requests: 360, P50: 60 * time.Millisecond, P99: 95 * time.Millisecond, Max: 101 * time.Millisecond},
+				Me: &meComparison{MeasuredLimit: "70 MiB", BaselineLimit: "off", LoginRate: 18, Rounds: []meRound{
+					{Measured: true, Throughput: 3000, CPU: 290 * time.Microsecond}, {Measured: false, Throughput: 3100, CPU: 300 * time.Microsecond},
+					{Measured: true, Throughput: 3050, CPU: 310 * time.Microsecond}, {Measured: false, Throughput: 3000, CPU: 300 * time.Microsecond},
+					{Measured: true, Logins: true, Throughput: 2000}, {Measured: false, Logins: true, Throughput: 2200},
+				}},
 				Sweeps: []sweepResult{
 					{Target: "bare net/http handler", Backend: backendSQLite, Plot: "perf-bare.html", Best: 8000, BestP99: 3 * time.Millisecond, Peak: 9000, Steps: []stepRow{
 						{Rate: 8000, Attempt: 1, Sent: 8000, Throughput: 8000, P50: time.Millisecond, P99: 3 * time.Millisecond, Max: 9 * time.Millisecond, Codes: map[string]int{"200": 16000}, OK: true},

@@ -32,12 +32,20 @@ func (h *harness) scenarios() []scenario {
 	})
 }
 
-// scenarioKeys name the scenarios for -only.
+// scenarioKeys name the scenarios for -only. memory is scenario 5's
+// memory and login measurements alone, without its sweeps.
 var scenarioKeys = map[string]scenario{
 	"scopes":  scopeScenario{},
 	"burst":   burstScenario{},
 	"cookies": cookieScenario{},
 	"perf":    perfScenario{},
+	"memory":  perfScenario{},
+}
+
+// memoryOnly reports whether scenario 5 runs its memory and login
+// measurements alone: -only names memory, not perf.
+func (h *harness) memoryOnly() bool {
+	return slices.Contains(h.opts.only, "memory") && !slices.Contains(h.opts.only, "perf")
 }
 
 // parseOnly reads -only: scenario keys, separated by commas.
@@ -49,7 +57,7 @@ func parseOnly(v string) ([]string, error) {
 			continue
 		}
 		if _, ok := scenarioKeys[k]; !ok {
-			return nil, fmt.Errorf("-only: no scenario %q (scopes, burst, cookies, perf)", k)
+			return nil, fmt.Errorf("-only: no scenario %q (scopes, burst, cookies, perf, memory)", k)
 		}
 		keys = append(keys, k)
 	}

@@ -67,18 +67,42 @@ func TestScenarios(t *testing.T) {
 	}
 }
 
+func TestParseFlags(t *testing.T) {
+	t.Parallel()
+	o, err := parseFlags([]string{"-only", "memory", "-authd-env", "GOGC=50", "-authd-env", "AUTHD_MEMORY_LIMIT=off"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cmp.Equal(o.only, []string{"memory"}) || !cmp.Equal(o.authdEnv, []string{"GOGC=50", "AUTHD_MEMORY_LIMIT=off"}) {
+		t.Errorf("options %+v, want -only memory and both settings", o)
+	}
+	for _, args := range [][]string{
+		{"-only", "throttles"},
+		{"-authd-env", "GOGC"},
+		{"-authd-env", "=50"},
+	} {
+		if _, err := parseFlags(args, io.Discard); err == nil {
+			t.Errorf("parseFlags(%q) accepted them", args)
+		}
+	}
+}
+
 func TestOnly(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		only string
-		mode mode
-		want []string
-		err  bool
+		only       string
+		mode       mode
+		want       []string
+		err        bool
+		memoryOnly bool
 	}{
-		{"perf", fullMode, []string{"scenario 5, throughput and latency"}, false},
-		{"cookies, scopes", fullMode, []string{"scenarios 1 and 2, every scope from two clients at once", "scenario 4, cookie transitions"}, false},
-		{"perf", quickMode, nil, false},
-		{"perf,nothing", fullMode, nil, true},
+		{"perf", fullMode, []string{"scenario 5, throughput and latency"}, false, false},
+		{"cookies, scopes", fullMode, []string{"scenarios 1 and 2, every scope from two clients at once", "scenario 4, cookie transitions"}, false, false},
+		{"perf", quickMode, nil, false, false},
+		{"perf,nothing", fullMode, nil, true, false},
+		{"memory", fullMode, []string{"scenario 5, throughput and latency"}, false, true},
+		{"memory,perf", fullMode, []string{"scenario 5, throughput and latency"}, false, false},
+		{"memory", quickMode, nil, false, true},
 	}
 	for _, tt := range tests {
 		only, err := parseOnly(tt.only)
@@ -96,6 +120,9 @@ func TestOnly(t *testing.T) {
 		}
 		if diff := cmp.Diff(tt.want, got); diff != "" {
 			t.Errorf("-only %q in %s mode: scenarios (-want +got):\n%s", tt.only, tt.mode.name, diff)
+		}
+		if h.memoryOnly() != tt.memoryOnly {
+			t.Errorf("-only %q: memoryOnly() = %v, want %v", tt.only, h.memoryOnly(), tt.memoryOnly)
 		}
 	}
 }

@@ -259,6 +259,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		onEvent = m.ObserveEvent
 		limiter, lockouts = m.Limiter(limiter), m.Limiter(lockouts)
 	}
+	memoryAttr := tuneMemory(ctx, cfg, getenv, &hashOpts)
 	hasher = password.NewHasher(hashOpts)
 	opts := account.Configured(cfg)
 	opts.Store, opts.Tokens, opts.Passwords, opts.Secrets = st, issuer, hasher, secrets
@@ -328,7 +329,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		keySource = "database"
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "version", version(), "db", redactDSN(cfg.DB),
-		"signing_key", keySource, "access_alg", cfg.AccessAlg, "intra", cfg.IntraConfigured(), "cookie_secure", cfg.CookieSecure)
+		"signing_key", keySource, "access_alg", cfg.AccessAlg, "intra", cfg.IntraConfigured(), "cookie_secure", cfg.CookieSecure, memoryAttr)
 
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	defer stopSweep()

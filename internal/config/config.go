@@ -135,6 +135,9 @@ type Config struct {
 	TOTPIssuer string
 
 	HashConcurrency int
+	// MemoryLimit is the Go runtime's soft memory limit in bytes, or
+	// MemoryLimitAuto or MemoryLimitOff.
+	MemoryLimit int64
 	// CacheSessions is how many sessions (and users) the read path keeps
 	// in memory; 0 turns the cache off.
 	CacheSessions   int
@@ -373,6 +376,9 @@ func settings() []*setting {
 			}},
 		&setting{env: "AUTHD_HASH_CONCURRENCY", def: strconv.Itoa(runtime.GOMAXPROCS(0)), help: "password hashes computed at once (each takes 19 MiB); others wait",
 			set: func(c *Config, v string) error { return parsePositive(&c.HashConcurrency, v) }},
+	)
+	s = append(s, memorySettings()...)
+	s = append(s,
 		&setting{env: "AUTHD_SHUTDOWN_TIMEOUT", def: "30s", help: "on SIGTERM, how long in-flight requests may take to finish",
 			set: func(c *Config, v string) error { return parseTTL(&c.ShutdownTimeout, v) }},
 		&setting{env: "AUTHD_METRICS_ADDR", help: "listen address (host:port) of GET /metrics in the Prometheus format, apart from AUTHD_ADDR (unset: no metrics listener)",
@@ -432,6 +438,9 @@ func Register(fs *flag.FlagSet, getenv func(string) string) func() (Config, erro
 			}
 		}
 		if err := checkMetricsAddr(c.Addr, c.MetricsAddr); err != nil {
+			return Config{}, err
+		}
+		if err := checkMemoryLimit(c, getenv); err != nil {
 			return Config{}, err
 		}
 		if c.CookieSameSite == http.SameSiteNoneMode && !c.CookieSecure {

@@ -2,13 +2,20 @@ package httpapi
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/argon2"
 
 	"authd/internal/account"
 	"authd/internal/config"
@@ -43,8 +50,15 @@ func benchServerOn(b *testing.B, db store.Store) (http.Handler, *password.Hasher
 	return benchServerWith(b, db, nil)
 }
 
-// benchServerWith is benchServerOn with settings of env.
+// benchServerWith is benchServerOn with settings of env, and a hashing
+// pool of one slot.
 func benchServerWith(b *testing.B, db store.Store, env map[string]string) (http.Handler, *password.Hasher, string) {
+	b.Helper()
+	return benchServerHashing(b, db, env, password.Options{Concurrency: 1})
+}
+
+// benchServerHashing is benchServerWith with a Hasher of hashing.
+func benchServerHashing(b *testing.B, db store.Store, env map[string]string, hashing password.Options) (http.Handler, *password.Hasher, string) {
 	b.Helper()
 	cfg, err := config.Load(nil, func(k string) string { return env[k] })
 	if err != nil {
@@ -57,7 +71,7 @@ func benchServerWith(b *testing.B, db store.Store, env map[string]string) (http.
 	if err != nil {
 		b.Fatal(err)
 	}
-	hasher := password.NewHasher(password.Options{Concurrency: 1})
+	hasher := password.NewHasher(hashing)
 	hash, err := hasher.Hash(context.Background(), "bench-password")
 	if err != nil {
 		b.Fatal(err)
@@ -101,6 +115,113 @@ func BenchmarkLoginHashOnly(b *testing.B) {
 		if ok, _, err := hasher.Verify(context.Background(), "bench-password", hash); !ok || err != nil {
 			b.Fatal(ok, err)
 		}
+	}
+}
+
+// BenchmarkLoginSaturated is logins keeping a hashing pool of two busy,
+// four at a time: with the Go runtime left alone (memory=off), and as
+// authd runs by default (memory=auto: its memory limit, and a collection
+// as each hash ends); argon2id-alone is the hashes of two goroutines with
+// nothing else. Logins a second over hashes a second is the share of the
+// machine a login spends hashing.
+func BenchmarkLoginSaturated(b *testing.B) {
+	const pool = 2
+	b.Run("argon2id-alone", func(b *testing.B) {
+		p := password.DefaultParams
+		b.SetParallelism(max(1, pool/runtime.GOMAXPROCS(0)))
+		b.RunParallel(func(pb *testing.PB) {
+			salt := make([]byte, p.SaltLen)
+			for pb.Next() {
+				argon2.IDKey([]byte("bench-password"), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+			}
+		})
+	})
+	for _, tc := range memoryCases(b, pool) {
+		b.Run(tc.name, func(b *testing.B) {
+			h, _, _ := benchServerHashing(b, benchSQLite(b), nil, password.Options{Concurrency: pool, Reclaim: tc.reclaim})
+			defer debug.SetMemoryLimit(debug.SetMemoryLimit(tc.limit))
+			runtime.GC()
+			b.SetParallelism(max(1, 2*pool/runtime.GOMAXPROCS(0)))
+			defer reportGC(b)()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					req := httptest.NewRequest("POST", "/auth/login/", strings.NewReader(`{"username":"bench","password":"bench-password"}`))
+					req.Header.Set("Content-Type", "application/json")
+					rec := httptest.NewRecorder()
+					h.ServeHTTP(rec, req)
+					if rec.Code != 200 {
+						b.Errorf("login = %d %s", rec.Code, rec.Body)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkMeBesideLogins is BenchmarkMe's database case while two
+// logins at a time keep a hashing pool of two busy, with the Go runtime
+// left alone (memory=off) and as authd runs by default (memory=auto, as
+// in BenchmarkLoginSaturated): the memory limit and the collection after
+// each hash must not slow the requests that do not hash.
+func BenchmarkMeBesideLogins(b *testing.B) {
+	const pool = 2
+	for _, tc := range memoryCases(b, pool) {
+		b.Run(tc.name, func(b *testing.B) {
+			h, _, _ := benchServerHashing(b, benchSQLite(b), nil, password.Options{Concurrency: pool, Reclaim: tc.reclaim})
+			defer debug.SetMemoryLimit(debug.SetMemoryLimit(tc.limit))
+			tok := benchLogin(b, h)
+			ctx, stop := context.WithCancel(context.Background())
+			var wg sync.WaitGroup
+			for range pool {
+				wg.Go(func() {
+					for ctx.Err() == nil {
+						req := httptest.NewRequest("POST", "/auth/login/", strings.NewReader(`{"username":"bench","password":"bench-password"}`))
+						req.Header.Set("Content-Type", "application/json")
+						h.ServeHTTP(httptest.NewRecorder(), req)
+					}
+				})
+			}
+			defer wg.Wait()
+			defer stop()
+			defer reportGC(b)()
+			benchAuthenticated(b, h, "/auth/me/", tok)
+		})
+	}
+}
+
+// memoryCase is how the Go runtime runs in a benchmark: its memory limit,
+// and what the hashing pool does after each hash.
+type memoryCase struct {
+	name    string
+	limit   int64
+	reclaim func()
+}
+
+// memoryCases are the Go runtime left alone, and as authd runs it by
+// default for a pool of pool slots.
+func memoryCases(b *testing.B, pool int) []memoryCase {
+	cfg, err := config.Load(nil, func(string) string { return "" })
+	if err != nil {
+		b.Fatal(err)
+	}
+	return []memoryCase{
+		{"memory=off", math.MaxInt64, nil},
+		{"memory=auto", cfg.AutoMemoryLimit(password.Options{Concurrency: pool}.PoolMemory()), runtime.GC},
+	}
+}
+
+// reportGC starts counting the CPU time the collector takes and the
+// cycles it runs; the function it returns reports both, an operation.
+func reportGC(b *testing.B) func() {
+	samples := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}, {Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(samples)
+	cpu, cycles := samples[0].Value.Float64(), samples[1].Value.Uint64()
+	return func() {
+		metrics.Read(samples)
+		b.ReportMetric((samples[0].Value.Float64()-cpu)*1000/float64(b.N), "gc-cpu-ms/op")
+		b.ReportMetric(float64(samples[1].Value.Uint64()-cycles)/float64(b.N), "gc-cycles/op")
 	}
 }
 

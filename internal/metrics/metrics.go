@@ -93,7 +93,7 @@ func New(o Options) *Metrics {
 		m.requests, m.duration, m.throttle, m.logins, m.hashDuration, m.revoked, m.storeErrors,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "authd_password_hashes_in_flight",
-			Help: "Password hashes being computed now.",
+			Help: "Slots of the password hashing pool in use: hashes being computed now, and the collection of garbage after each.",
 		}, func() float64 { return float64(inFlight()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "authd_limiter_degraded",

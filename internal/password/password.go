@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -54,6 +55,22 @@ type Options struct {
 	// OnHash, when set, is told how long each hash computation took,
 	// once it had its slot (metrics record it).
 	OnHash func(time.Duration)
+	// Reclaim, when set, is called after each argon2id hash, in a
+	// goroutine of its own that holds the hash's slot until it returns:
+	// the caller goes on, and the next caller gets the slot after it.
+	// golang.org/x/crypto/argon2 allocates a hash's memory anew on every
+	// call, and takes no buffer to reuse (go.dev/issue/36634): authd
+	// collects garbage there, so that the next hash reuses the memory of
+	// the last one instead of taking more. InFlight counts the slot as
+	// held meanwhile.
+	Reclaim func()
+	// OnIdle, when set, is called once the pool has been idle for
+	// IdleAfter: no hash computing and none waiting for a slot since the
+	// last one ended. It is called at most once each time the pool falls
+	// idle, in a goroutine of its own, so that no caller waits on it
+	// (authd returns the hashes' memory to the operating system there).
+	OnIdle    func()
+	IdleAfter time.Duration
 }
 
 // Hasher hashes and verifies passwords. It is safe for concurrent use;
@@ -73,8 +90,11 @@ type Hasher struct {
 
 	// waiting counts callers waiting for a slot.
 	waiting atomic.Int64
-	// onHash is Options.OnHash.
-	onHash func(time.Duration)
+	// onHash is Options.OnHash, reclaim Options.Reclaim.
+	onHash  func(time.Duration)
+	reclaim func()
+	// idle calls Options.OnIdle; nil without it.
+	idle *idleWatch
 	// onWork, when set, is called in a slot just before each hash
 	// computation, with what is about to be computed. Tests use it to see
 	// the work done and to hold a slot.
@@ -90,11 +110,10 @@ type work struct {
 	iterations int
 }
 
-// NewHasher returns a Hasher for opts. Parameters below the minimums Verify
-// accepts (a salt of 8 bytes, a hash of 16 bytes, 8 KiB of memory per lane)
-// are raised to them.
-func NewHasher(opts Options) *Hasher {
-	p := opts.Params
+// params are the parameters of new hashes: o.Params with the zero fields
+// taken from DefaultParams, raised to the minimums.
+func (o Options) params() Params {
+	p := o.Params
 	d := DefaultParams
 	if p.Memory == 0 {
 		p.Memory = d.Memory
@@ -114,16 +133,37 @@ func NewHasher(opts Options) *Hasher {
 	p.Memory = max(p.Memory, 8*uint32(p.Threads))
 	p.KeyLen = max(p.KeyLen, minKeyLen)
 	p.SaltLen = max(p.SaltLen, minSaltLen)
+	return p
+}
 
-	n := opts.Concurrency
-	if n <= 0 {
-		n = runtime.GOMAXPROCS(0)
+// concurrency is the size of the pool.
+func (o Options) concurrency() int {
+	if o.Concurrency <= 0 {
+		return runtime.GOMAXPROCS(0)
 	}
+	return o.Concurrency
+}
+
+// PoolMemory is the memory, in bytes, that the hashes of a Hasher of o
+// take at once when every slot of its pool computes an argon2id hash of
+// its parameters. Verifying a stored hash of more memory takes more.
+func (o Options) PoolMemory() int64 { return int64(o.concurrency()) * int64(o.params().Memory) * 1024 }
+
+// NewHasher returns a Hasher for opts. Parameters below the minimums Verify
+// accepts (a salt of 8 bytes, a hash of 16 bytes, 8 KiB of memory per lane)
+// are raised to them.
+func NewHasher(opts Options) *Hasher {
+	p, n := opts.params(), opts.concurrency()
 	h := &Hasher{
-		params: p,
-		limits: defaultLimits.atLeast(p),
-		slots:  make(chan struct{}, n),
-		onHash: opts.OnHash,
+		params:  p,
+		limits:  defaultLimits.atLeast(p),
+		slots:   make(chan struct{}, n),
+		onHash:  opts.OnHash,
+		reclaim: opts.Reclaim,
+	}
+	if opts.OnIdle != nil {
+		h.idle = &idleWatch{onIdle: opts.OnIdle, after: opts.IdleAfter,
+			afterFunc: func(d time.Duration, f func()) { time.AfterFunc(d, f) }}
 	}
 	h.dummy = encodeArgon2id(argon2idHash{
 		memory:  p.Memory,
@@ -290,10 +330,18 @@ func (h *Hasher) parse(encoded string) (storedHash, error) {
 }
 
 // compute runs f, the computation described by w, in a slot of the pool.
-// It returns ctx.Err() if ctx ends before a slot is free.
+// It returns ctx.Err() if ctx ends before a slot is free. Callers get
+// their slots in the order they asked: a caller that finds the pool full
+// queues on the channel of slots, whose blocked senders are served first
+// in, first out, and a slot freed while any of them waits goes to the
+// first of them, never to a caller arriving then.
 func (h *Hasher) compute(ctx context.Context, w work, f func()) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if h.idle != nil {
+		h.idle.enter()
+		defer h.idle.leave()
 	}
 	select {
 	case h.slots <- struct{}{}:
@@ -307,7 +355,12 @@ func (h *Hasher) compute(ctx context.Context, w work, f func()) error {
 			return ctx.Err()
 		}
 	}
-	defer func() { <-h.slots }()
+	release := true
+	defer func() {
+		if release {
+			<-h.slots
+		}
+	}()
 	if h.onWork != nil {
 		h.onWork(w)
 	}
@@ -316,12 +369,67 @@ func (h *Hasher) compute(ctx context.Context, w work, f func()) error {
 	if h.onHash != nil {
 		h.onHash(time.Since(start))
 	}
+	if h.reclaim != nil && w.alg == "argon2id" {
+		// The caller goes on with its answer; the slot goes to the next
+		// one once the memory is reclaimed.
+		release = false
+		go func() {
+			defer func() { <-h.slots }()
+			h.reclaim()
+		}()
+	}
 	return nil
 }
 
 // InFlight returns how many hash computations hold a slot of the pool
 // now.
 func (h *Hasher) InFlight() int { return len(h.slots) }
+
+// idleWatch calls onIdle once the pool has had no caller, computing or
+// waiting, for after since the last one left.
+type idleWatch struct {
+	onIdle    func()
+	after     time.Duration
+	afterFunc func(time.Duration, func()) // time.AfterFunc; tests replace it
+
+	mu     sync.Mutex
+	active int    // callers in compute, waiting for a slot or holding one
+	period uint64 // counts the pool's changes between busy and idle
+}
+
+// enter counts a caller in; the first ends the idle period.
+func (w *idleWatch) enter() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.active == 0 {
+		w.period++
+	}
+	w.active++
+}
+
+// leave counts a caller out; the last starts an idle period, and the
+// timer that ends it with onIdle unless a caller comes first.
+func (w *idleWatch) leave() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.active--
+	if w.active > 0 {
+		return
+	}
+	w.period++
+	p := w.period
+	w.afterFunc(w.after, func() { w.fire(p) })
+}
+
+// fire calls onIdle if the idle period p is still going on.
+func (w *idleWatch) fire(p uint64) {
+	w.mu.Lock()
+	idle := w.active == 0 && w.period == p
+	w.mu.Unlock()
+	if idle {
+		w.onIdle()
+	}
+}
 
 // Valid reports whether password is acceptable: MinLen to MaxLen bytes of
 // valid UTF-8.

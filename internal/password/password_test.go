@@ -687,3 +687,29 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCompute is the pool's own cost around a hash: a slot taken and
+// given back around an empty computation, from GOMAXPROCS goroutines,
+// without and with the idle watch of Options.OnIdle.
+func BenchmarkCompute(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		opts Options
+	}{
+		{"plain", Options{Params: fastParams}},
+		{"idle-watch", Options{Params: fastParams, OnIdle: func() {}, IdleAfter: time.Millisecond}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			h := NewHasher(tc.opts)
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := h.compute(context.Background(), work{}, func() {}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}

@@ -22,14 +22,34 @@ type UsageError struct{ Msg string }
 
 func (e UsageError) Error() string { return e.Msg }
 
-// Main runs run with a context that SIGINT and SIGTERM end, and exits: 0
-// when it succeeds or was asked for -h, 2 on a UsageError, 1 on any other
+// Main runs run with a context that SIGINT and SIGTERM end, and that
+// says the program owns its process (see OwnsRuntime), and exits: 0 when
+// it succeeds or was asked for -h, 2 on a UsageError, 1 on any other
 // error, which is printed on stderr after the program's name.
 func Main(name string, run func(ctx context.Context) error) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(processContext(context.Background()), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx)
 	stop()
 	os.Exit(exitStatus(name, err))
+}
+
+// ownsRuntime is the key of the context value that Main sets.
+type ownsRuntime struct{}
+
+// processContext is ctx marked as the context of a program that is its
+// process.
+func processContext(ctx context.Context) context.Context {
+	return context.WithValue(ctx, ownsRuntime{}, true)
+}
+
+// OwnsRuntime reports whether ctx comes from Main: the program runs as a
+// process of its own, and may tune the Go runtime (its memory limit, when
+// it returns memory to the operating system). A program that a test runs
+// inside its own process gets another context, and leaves the test's
+// runtime as it is.
+func OwnsRuntime(ctx context.Context) bool {
+	owns, _ := ctx.Value(ownsRuntime{}).(bool)
+	return owns
 }
 
 // exitStatus prints err, if it is to be printed, and returns the status.

@@ -64,3 +64,15 @@ func TestServeDrains(t *testing.T) {
 		t.Errorf("in-flight request answered %d, stopping called %d times; want 200 and once", code, stopped)
 	}
 }
+
+func TestOwnsRuntime(t *testing.T) {
+	t.Parallel()
+	if OwnsRuntime(context.Background()) || OwnsRuntime(t.Context()) {
+		t.Error("a test's context owns the runtime")
+	}
+	ctx, cancel := context.WithCancel(processContext(context.Background()))
+	defer cancel()
+	if !OwnsRuntime(ctx) {
+		t.Error("the context Main gives, and those made from it, do not own the runtime")
+	}
+}

@@ -13,6 +13,11 @@ import (
 // MemoryOptions.MaxKeys is 0.
 const DefaultMaxKeys = 100_000
 
+// KeyBytes bounds the heap a Memory takes a tracked key at six requests a
+// minute: the map, the entry, its log and its key. Its tests hold it to
+// that.
+const KeyBytes = 400
+
 const (
 	// maxShards is the number of independently locked parts of a Memory.
 	maxShards = 64

@@ -23,9 +23,8 @@ func TestMemoryMillionClients(t *testing.T) {
 	const (
 		clients = 1_000_000
 		recent  = 10_000
-		// The bound asserted: bytes per tracked key at six requests a
-		// minute, the map, the entry, its log and its key included.
-		perKey = 400
+		// The bound asserted.
+		perKey = KeyBytes
 	)
 	r := Rate{6, time.Minute}
 	key := func(i int) string {
