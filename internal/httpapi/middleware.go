@@ -154,7 +154,7 @@ type keyFunc func(r *http.Request) string
 // byClientIP counts the client's address (its /64 for IPv6), believing
 // X-Forwarded-For only from trusted proxies.
 func (s *Server) byClientIP(r *http.Request) string {
-	return "ip:" + s.Config.TrustedProxies.ClientKey(r.RemoteAddr, r.Header.Values("X-Forwarded-For"))
+	return "ip:" + clientKey(r)
 }
 
 // byUser counts the authenticated user; it runs after authenticated.

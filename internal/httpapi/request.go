@@ -58,6 +58,12 @@ func requestFrom(ctx context.Context) *requestContext {
 	return &requestContext{Context: ctx}
 }
 
+// clientKey is the request's client as withRequest determined it: the
+// address the throttles count and the audit records and sessions name.
+func clientKey(r *http.Request) string {
+	return requestFrom(r.Context()).clientIP
+}
+
 // principalFrom returns the caller that authenticated admitted.
 func principalFrom(ctx context.Context) account.Principal {
 	return requestFrom(ctx).principal

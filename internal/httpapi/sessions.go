@@ -17,7 +17,7 @@ import (
 // starts keep it: the address the throttles count, and the User-Agent.
 func (s *Server) withClient(r *http.Request) context.Context {
 	return account.WithClient(r.Context(), account.Client{
-		IP:        s.Config.TrustedProxies.ClientKey(r.RemoteAddr, r.Header.Values("X-Forwarded-For")),
+		IP:        clientKey(r),
 		UserAgent: r.Header.Get("User-Agent"),
 	})
 }
