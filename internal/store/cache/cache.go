@@ -51,9 +51,10 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Store is a store.Store that answers Session, UserByID and TOTP from
-// memory while its feed follows the database's changes. Every other
-// method goes to the store beneath. It is safe for concurrent use.
+// Store is a store.Store that answers SessionAndUser (what authenticating
+// a request reads) and TOTP from memory while its feed follows the
+// database's changes. Every other method goes to the store beneath. It is
+// safe for concurrent use.
 type Store struct {
 	next store.Store
 	max  int
@@ -213,31 +214,6 @@ func (c *Store) fresh(at, now time.Time) bool {
 	return now.Sub(at) < c.age && !now.Before(at)
 }
 
-// Session returns the session from memory, or reads it and keeps it.
-func (c *Store) Session(ctx context.Context, id string) (store.Session, error) {
-	if !c.following.Load() {
-		return c.next.Session(ctx, id)
-	}
-	now := c.now()
-	c.mu.RLock()
-	e, ok := c.sessions[id]
-	c.mu.RUnlock()
-	if ok && c.fresh(e.at, now) {
-		return e.s, nil
-	}
-	epoch := c.epoch.Load()
-	s, err := c.next.Session(ctx, id)
-	if err != nil {
-		return s, err
-	}
-	c.mu.Lock()
-	if c.following.Load() && c.epoch.Load() == epoch {
-		c.keepSession(sessionEntry{s: s, at: now})
-	}
-	c.mu.Unlock()
-	return s, nil
-}
-
 // SessionAndUser returns the session and its user from memory, or reads
 // both in one query and keeps them.
 func (c *Store) SessionAndUser(ctx context.Context, id string) (store.Session, store.User, error) {
@@ -285,27 +261,6 @@ func (c *Store) keepSession(e sessionEntry) {
 		c.byUser[e.s.UserID] = ids
 	}
 	ids[e.s.ID] = struct{}{}
-}
-
-// UserByID returns the user from memory, or reads it and keeps it.
-func (c *Store) UserByID(ctx context.Context, id int64) (store.User, error) {
-	if !c.following.Load() {
-		return c.next.UserByID(ctx, id)
-	}
-	now := c.now()
-	c.mu.RLock()
-	e, ok := c.users[id]
-	c.mu.RUnlock()
-	if ok && e.hasUser && c.fresh(e.at, now) {
-		return e.u, nil
-	}
-	epoch := c.epoch.Load()
-	u, err := c.next.UserByID(ctx, id)
-	if err != nil {
-		return u, err
-	}
-	c.keepUser(id, epoch, now, func(e *userEntry) { e.u, e.hasUser = u, true })
-	return u, nil
 }
 
 // TOTP returns the user's second factor from memory, or reads it and

@@ -17,32 +17,22 @@ import (
 )
 
 // counting counts the reads that reach the store beneath the cache, and
-// can hold Session reads until released.
+// can hold SessionAndUser reads until released.
 type counting struct {
 	store.Store
-	sessions, users, totps, joins atomic.Int64
-	hold                          chan chan struct{} // when set, Session sends a channel and waits on it
+	joins, totps atomic.Int64
+	hold         chan chan struct{} // when set, SessionAndUser sends a channel and waits on it
 }
 
-func (c *counting) Session(ctx context.Context, id string) (store.Session, error) {
-	c.sessions.Add(1)
-	s, err := c.Store.Session(ctx, id)
+func (c *counting) SessionAndUser(ctx context.Context, id string) (store.Session, store.User, error) {
+	c.joins.Add(1)
+	s, u, err := c.Store.SessionAndUser(ctx, id)
 	if c.hold != nil {
 		release := make(chan struct{})
 		c.hold <- release
 		<-release
 	}
-	return s, err
-}
-
-func (c *counting) SessionAndUser(ctx context.Context, id string) (store.Session, store.User, error) {
-	c.joins.Add(1)
-	return c.Store.SessionAndUser(ctx, id)
-}
-
-func (c *counting) UserByID(ctx context.Context, id int64) (store.User, error) {
-	c.users.Add(1)
-	return c.Store.UserByID(ctx, id)
+	return s, u, err
 }
 
 func (c *counting) TOTP(ctx context.Context, id int64) (store.TOTP, error) {
@@ -89,18 +79,18 @@ func newFixture(t *testing.T, o Options) *fixture {
 
 func (f *fixture) session(t *testing.T, id string) store.Session {
 	t.Helper()
-	s, err := f.c.Session(t.Context(), id)
+	s, _, err := f.c.SessionAndUser(t.Context(), id)
 	if err != nil {
-		t.Fatalf("Session(%s): %v", id, err)
+		t.Fatalf("SessionAndUser(%s): %v", id, err)
 	}
 	return s
 }
 
 func (f *fixture) userByID(t *testing.T) store.User {
 	t.Helper()
-	u, err := f.c.UserByID(t.Context(), f.user.ID)
+	_, u, err := f.c.SessionAndUser(t.Context(), "s1")
 	if err != nil {
-		t.Fatalf("UserByID: %v", err)
+		t.Fatalf("SessionAndUser(s1): %v", err)
 	}
 	return u
 }
@@ -114,16 +104,16 @@ func TestReadsAreAnsweredFromMemory(t *testing.T) {
 			t.Fatalf("TOTP of a user without = %v, want ErrNotFound", err)
 		}
 	}
-	if s, u, tt := f.under.sessions.Load(), f.under.users.Load(), f.under.totps.Load(); s != 1 || u != 1 || tt != 1 {
-		t.Errorf("reads beneath after 3 of each: sessions %d, users %d, totp %d; want 1 each", s, u, tt)
+	if j, tt := f.under.joins.Load(), f.under.totps.Load(); j != 1 || tt != 1 {
+		t.Errorf("reads beneath after 3 of each: sessions and users %d, totp %d; want 1 each", j, tt)
 	}
-	if _, err := f.c.Session(t.Context(), "nope"); !errors.Is(err, store.ErrNotFound) {
+	if _, _, err := f.c.SessionAndUser(t.Context(), "nope"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("unknown session: %v, want ErrNotFound", err)
 	}
-	if _, err := f.c.Session(t.Context(), "nope"); !errors.Is(err, store.ErrNotFound) {
+	if _, _, err := f.c.SessionAndUser(t.Context(), "nope"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("unknown session again: %v, want ErrNotFound", err)
 	}
-	if got := f.under.sessions.Load(); got != 3 {
+	if got := f.under.joins.Load(); got != 3 {
 		t.Errorf("an unknown session read twice reached the store %d times, want 2 (not cached)", got-1)
 	}
 }
@@ -139,15 +129,14 @@ func TestSessionAndUserFromMemory(t *testing.T) {
 	if got := f.under.joins.Load(); got != 1 {
 		t.Errorf("3 reads reached the store %d times, want 1", got)
 	}
-	// It fills what Session and UserByID answer, and the other way round.
-	f.session(t, "s1")
-	f.userByID(t)
-	f.session(t, "s2")
-	if _, _, err := f.c.SessionAndUser(t.Context(), "s2"); err != nil {
-		t.Fatal(err)
+	// Another session of the user is read once, then from memory.
+	for range 2 {
+		if _, _, err := f.c.SessionAndUser(t.Context(), "s2"); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if s, u, j := f.under.sessions.Load(), f.under.users.Load(), f.under.joins.Load(); s != 1 || u != 0 || j != 1 {
-		t.Errorf("reads beneath: sessions %d, users %d, joins %d; want 1, 0, 1", s, u, j)
+	if got := f.under.joins.Load(); got != 2 {
+		t.Errorf("reads beneath after s1 and s2: %d, want 2", got)
 	}
 	f.c.Changed(store.Change{UserID: f.user.ID})
 	if err := f.db.SetDisabled(t.Context(), f.user.ID, true, t0); err != nil {
@@ -165,11 +154,11 @@ func TestNothingFromMemoryUnlessFollowing(t *testing.T) {
 		t.Fatalf("a new cache's Status = %q, want a reason", got)
 	}
 	for range 2 {
-		if _, err := fresh.Session(t.Context(), "s1"); err != nil {
+		if _, _, err := fresh.SessionAndUser(t.Context(), "s1"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if got := f.under.sessions.Load(); got != 2 {
+	if got := f.under.joins.Load(); got != 2 {
 		t.Errorf("a cache not yet following read beneath %d times for 2 reads", got)
 	}
 
@@ -178,7 +167,7 @@ func TestNothingFromMemoryUnlessFollowing(t *testing.T) {
 	if got := f.c.Status(); got != "database: the feed of changes is lost: connection reset" {
 		t.Errorf("Status after Lost = %q", got)
 	}
-	before := f.under.sessions.Load()
+	before := f.under.joins.Load()
 	if err := f.db.RevokeSession(t.Context(), "s1", t0); err != nil { // beneath the cache, untold
 		t.Fatal(err)
 	}
@@ -186,7 +175,7 @@ func TestNothingFromMemoryUnlessFollowing(t *testing.T) {
 		t.Error("while lost, a session revoked beneath the cache is answered live")
 	}
 	f.session(t, "s1")
-	if got := f.under.sessions.Load() - before; got != 2 {
+	if got := f.under.joins.Load() - before; got != 2 {
 		t.Errorf("while lost, 2 reads reached the store %d times", got)
 	}
 	if n, _ := f.c.Len(); n != 0 {
@@ -198,7 +187,7 @@ func TestNothingFromMemoryUnlessFollowing(t *testing.T) {
 	}
 	f.session(t, "s1")
 	f.session(t, "s1")
-	if got := f.under.sessions.Load() - before; got != 3 {
+	if got := f.under.joins.Load() - before; got != 3 {
 		t.Errorf("following again, 2 more reads reached the store %d times, want 1", got-2)
 	}
 }
@@ -310,7 +299,7 @@ func TestFillRacingAChangeIsNotKept(t *testing.T) {
 	f.under.hold = make(chan chan struct{})
 	done := make(chan store.Session)
 	go func() {
-		s, _ := f.c.Session(context.Background(), "s1")
+		s, _, _ := f.c.SessionAndUser(context.Background(), "s1")
 		done <- s
 	}()
 	release := <-f.under.hold // the read has happened: s1 live
@@ -336,12 +325,12 @@ func TestEntriesAgeOut(t *testing.T) {
 	f.session(t, "s1")
 	f.clock.Advance(999 * time.Millisecond)
 	f.session(t, "s1")
-	if got := f.under.sessions.Load(); got != 1 {
+	if got := f.under.joins.Load(); got != 1 {
 		t.Fatalf("reads beneath within MaxAge = %d, want 1", got)
 	}
 	f.clock.Advance(time.Millisecond)
 	f.session(t, "s1")
-	if got := f.under.sessions.Load(); got != 2 {
+	if got := f.under.joins.Load(); got != 2 {
 		t.Errorf("reads beneath once MaxAge passed = %d, want 2", got)
 	}
 }
@@ -384,8 +373,8 @@ func TestConcurrentReadsAndChanges(t *testing.T) {
 				case 7:
 					f.c.Changed(store.Change{UserID: f.user.ID})
 				default:
-					f.c.Session(ctx, id)
-					f.c.UserByID(ctx, f.user.ID)
+					f.c.SessionAndUser(ctx, id)
+					f.c.TOTP(ctx, f.user.ID)
 				}
 			}
 		})
@@ -429,7 +418,7 @@ func TestFeedTellsAnotherProcessesWrites(t *testing.T) {
 	for c.Status() != "following" {
 		time.Sleep(5 * time.Millisecond)
 	}
-	if s, err := c.Session(t.Context(), "s"); err != nil || !s.RevokedAt.IsZero() {
+	if s, _, err := c.SessionAndUser(t.Context(), "s"); err != nil || !s.RevokedAt.IsZero() {
 		t.Fatalf("Session = %+v, %v", s, err)
 	}
 	revoked := time.Now()
@@ -437,7 +426,7 @@ func TestFeedTellsAnotherProcessesWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	for {
-		s, err := c.Session(t.Context(), "s")
+		s, _, err := c.SessionAndUser(t.Context(), "s")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -450,8 +439,8 @@ func TestFeedTellsAnotherProcessesWrites(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	if uu, err := c.UserByID(t.Context(), u.ID); err != nil || !uu.Disabled {
-		t.Errorf("UserByID = %+v, %v; want disabled", uu, err)
+	if _, uu, err := c.SessionAndUser(t.Context(), "s"); err != nil || !uu.Disabled {
+		t.Errorf("SessionAndUser's user = %+v, %v; want disabled", uu, err)
 	}
 }
 
@@ -475,8 +464,8 @@ func TestStore(t *testing.T) {
 	})
 }
 
-// BenchmarkSessionHit is a cached session read, from every core at once:
-// what GET /auth/me/ pays instead of a query.
+// BenchmarkSessionHit is a cached read of a session and its user, from
+// every core at once: what GET /auth/me/ pays instead of a query.
 func BenchmarkSessionHit(b *testing.B) {
 	db, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "authd.db"))
 	if err != nil {
@@ -496,10 +485,7 @@ func BenchmarkSessionHit(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := c.Session(ctx, "s1"); err != nil {
-				b.Fatal(err)
-			}
-			if _, err := c.UserByID(ctx, u.ID); err != nil {
+			if _, _, err := c.SessionAndUser(ctx, "s1"); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -11,7 +11,17 @@ import (
 // embedded store: a method added to the interface does not compile until
 // someone decides what it changes in the cache.
 
-// Reads that are not cached.
+// Reads that are not cached. Session and UserByID alone are the reads
+// that decide (see store.Uncached); the read path reads both at once,
+// with SessionAndUser.
+
+func (c *Store) Session(ctx context.Context, id string) (store.Session, error) {
+	return c.next.Session(ctx, id)
+}
+
+func (c *Store) UserByID(ctx context.Context, id int64) (store.User, error) {
+	return c.next.UserByID(ctx, id)
+}
 
 func (c *Store) UserByUsername(ctx context.Context, username string) (store.User, error) {
 	return c.next.UserByUsername(ctx, username)
